@@ -1,0 +1,28 @@
+"""Catalogue and customer upserts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app import store
+from app.api.events import check_batch_size
+from app.deps import SessionDep, SettingsDep, WriteScope
+from app.schemas import CustomerBatch, ProductBatch, Upserted
+
+router = APIRouter(prefix="/v1", tags=["catalog"], dependencies=[WriteScope])
+
+
+@router.put("/products")
+def put_products(batch: ProductBatch, session: SessionDep, settings: SettingsDep) -> Upserted:
+    check_batch_size(len(batch.products), settings, "products")
+    upserted = store.upsert_products(session, products=batch.products)
+    session.commit()
+    return Upserted(upserted=upserted)
+
+
+@router.put("/customers")
+def put_customers(batch: CustomerBatch, session: SessionDep, settings: SettingsDep) -> Upserted:
+    check_batch_size(len(batch.customers), settings, "customers")
+    upserted = store.upsert_customers(session, customers=batch.customers)
+    session.commit()
+    return Upserted(upserted=upserted)

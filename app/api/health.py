@@ -1,0 +1,32 @@
+"""Liveness and readiness: open to all, no key needed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    try:
+        with factory() as session:
+            session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return JSONResponse(
+            {"error": {"code": "database_unavailable", "message": f"database: {type(exc).__name__}"}},
+            status_code=503,
+        )
+    serving = getattr(request.app.state, "serving", None)
+    model = serving.describe() if serving is not None else "none"
+    return JSONResponse({"status": "ready", "model": model})

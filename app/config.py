@@ -1,0 +1,66 @@
+"""The one place settings are read: environment variables prefixed ``NBO_``."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SCOPES = frozenset({"read", "write", "admin"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NBO_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/nbo.db"
+    models_dir: Path = Path("./models")
+    # JSON object: key -> list of scopes. Empty: the service runs open (embedded default).
+    api_keys: Annotated[dict[str, frozenset[str]], NoDecode] = Field(default_factory=dict)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    # Ingest limits.
+    max_batch_events: int = 1000
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_future_skew_days: float = 1.0
+
+    # Demo data imported on first run of the embedded default (empty store only).
+    sample_data: Path | None = Path(__file__).resolve().parent.parent / "data" / "online_retail_sample.csv.gz"
+    train_on_start: bool = True
+
+    # How often a serving process checks which model version is active.
+    model_poll_seconds: float = 2.0
+
+    log_level: str = "info"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, raw: Any) -> Any:
+        if raw is None or raw == "":
+            return {}
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"NBO_API_KEYS is not valid JSON: {exc.msg}") from exc
+        if not isinstance(raw, dict):
+            raise ValueError("NBO_API_KEYS must be a JSON object mapping each key to a list of scopes")
+        for key, scopes in raw.items():
+            if not isinstance(scopes, list | tuple | set | frozenset) or not set(scopes) <= SCOPES:
+                raise ValueError(f"NBO_API_KEYS[{key!r}] must be a list drawn from {sorted(SCOPES)}")
+        return {k: frozenset(v) for k, v in raw.items()}
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

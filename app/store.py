@@ -1,0 +1,102 @@
+"""Writes to the store: events, catalogue, customers. Plain functions over a Session.
+
+Every insert is idempotent: events by their unique ``event_id`` (ON CONFLICT DO NOTHING), so a retried
+batch stores nothing twice, and keys are inserted in sorted order so that concurrent batches touching
+the same rows cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.schemas import CustomerIn, FeedbackEvent, ProductIn, PurchaseEvent
+from app.tables import Customer, Feedback, Product, Purchase
+
+
+def _insert(session: Session, table: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    target: Table = table.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(target)
+    return sqlite.insert(target)
+
+
+def ensure_customers(session: Session, customer_ids: Iterable[str]) -> None:
+    rows = [{"customer_id": c} for c in sorted(set(customer_ids))]
+    if rows:
+        session.execute(_insert(session, Customer).on_conflict_do_nothing(), rows)
+
+
+def ensure_products(session: Session, product_ids: Iterable[str]) -> None:
+    rows = [{"product_id": p} for p in sorted(set(product_ids))]
+    if rows:
+        session.execute(_insert(session, Product).on_conflict_do_nothing(), rows)
+
+
+def _insert_events(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    rows.sort(key=lambda r: r["event_id"])
+    stmt = (
+        _insert(session, table)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.__table__.c.event_id)
+    )
+    return len(session.execute(stmt, rows).all())
+
+
+def add_purchases(session: Session, *, events: Sequence[PurchaseEvent]) -> int:
+    """Store purchases whose event_id is new; returns how many were stored."""
+    if not events:
+        return 0
+    ensure_customers(session, (e.customer_id for e in events))
+    ensure_products(session, (e.product_id for e in events))
+    return _insert_events(session, Purchase, [e.model_dump() for e in events])
+
+
+def add_feedback(session: Session, *, events: Sequence[FeedbackEvent]) -> int:
+    if not events:
+        return 0
+    ensure_customers(session, (e.customer_id for e in events))
+    return _insert_events(session, Feedback, [e.model_dump() for e in events])
+
+
+def _upsert(session: Session, table: Any, key: str, rows: list[dict[str, Any]]) -> None:
+    """Insert or update; a field absent from a row leaves the stored value as it is."""
+    by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: r[key]):
+        by_fields.setdefault(tuple(sorted(row)), []).append(row)
+    for fields, group in by_fields.items():
+        stmt = _insert(session, table)
+        updates = {f: getattr(stmt.excluded, f) for f in fields if f != key}
+        stmt = (
+            stmt.on_conflict_do_update(index_elements=[key], set_=updates)
+            if updates
+            else stmt.on_conflict_do_nothing(index_elements=[key])
+        )
+        session.execute(stmt, group)
+
+
+def upsert_products(session: Session, *, products: Sequence[ProductIn]) -> int:
+    merged: dict[str, dict[str, Any]] = {}
+    for p in products:  # the last row for a product wins, field by field
+        merged.setdefault(p.product_id, {}).update(p.model_dump(exclude_unset=True))
+    _upsert(session, Product, "product_id", list(merged.values()))
+    return len(merged)
+
+
+def upsert_customers(session: Session, *, customers: Sequence[CustomerIn]) -> int:
+    merged: dict[str, dict[str, Any]] = {}
+    for c in customers:
+        row: dict[str, Any] = c.model_dump(exclude_unset=True, exclude={"consent"})
+        if c.consent is not None:
+            for channel, value in c.consent.model_dump(exclude_unset=True).items():
+                row[f"consent_{channel}"] = value
+        merged.setdefault(c.customer_id, {}).update(row)
+    _upsert(session, Customer, "customer_id", list(merged.values()))
+    return len(merged)

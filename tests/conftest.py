@@ -1,0 +1,111 @@
+"""Real databases for every test: SQLite always, PostgreSQL when NBO_TEST_DATABASE_URL names a server.
+
+Each PostgreSQL run creates its own database and drops it at the end. A test gets a session inside a
+transaction that is rolled back afterwards; tests that need real commits across connections use
+``committed_app`` and the tables are emptied after them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import make_engine
+from app.deps import get_session
+from app.main import create_app
+from app.migrate import upgrade
+from app.tables import metadata
+
+PG_URL = os.environ.get("NBO_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+FULL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online-retail" / "online_retail.csv.gz"
+
+
+def _create_pg_database() -> tuple[str, Engine]:
+    server = make_url(PG_URL)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"nbo_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:  # fails, never skips, when the server is unreachable
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return server.set(database=name).render_as_string(hide_password=False), admin
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'nbo.db'}"
+        upgrade(url)
+        yield url
+        return
+    url, admin = _create_pg_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose work, commits included, is rolled back after the test."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        with Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+            yield s
+        outer.rollback()
+
+
+def empty_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db_url,
+        models_dir=tmp_path / "models",
+        api_keys={},
+        sample_data=None,
+        train_on_start=False,
+        model_poll_seconds=0.2,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings, session: Session) -> Iterator[TestClient]:
+    """The app on the test database, every request inside the test's rolled-back transaction."""
+    app = create_app(settings)
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def committed_client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """The app with real commits on its own connections; the tables are emptied afterwards."""
+    app = create_app(settings)
+    try:
+        with TestClient(app) as c:
+            yield c
+    finally:
+        empty_tables(engine)
