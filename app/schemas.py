@@ -142,5 +142,3 @@ class CustomerBatch(BaseModel):
 
 class Upserted(BaseModel):
     upserted: int
-
-

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 16:33:34.483174
+Create Date: 2026-11-23
 """
 
 from __future__ import annotations

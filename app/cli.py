@@ -1,0 +1,97 @@
+"""The ``nbo`` command line: serve, migrate, import, train, evaluate."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from app import bootstrap
+from app.config import get_settings
+from app.import_job import print_import_report, run_import
+from app.importer import ONLINE_RETAIL, Mapping
+from app.migrate import upgrade
+
+cli = typer.Typer(help="nbo: next-best-offer service", no_args_is_help=True, add_completion=False)
+console = Console()
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    upgrade(get_settings().database_url)
+    console.print("database is up to date")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind (NBO_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (NBO_PORT)")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (NBO_WORKERS)")] = None,
+) -> None:
+    """Migrate, set up the embedded default on first run, then serve the HTTP API."""
+    import uvicorn
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    bootstrap.first_run(settings, console)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@cli.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file, optionally .gz")],
+    preset: Annotated[
+        str | None, typer.Option(help="a ready mapping: 'online-retail' (UCI Online Retail)")
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="field=column, for customer_id, product_id, quantity, unit_price, "
+            "occurred_at and optionally order_id, event_id, country, product_name",
+        ),
+    ] = None,
+    drop_exact_duplicates: Annotated[
+        bool,
+        typer.Option(
+            help="skip rows identical to an earlier row (kept by default: an order may list an item twice)"
+        ),
+    ] = False,
+) -> None:
+    """Import purchases from a CSV file in bulk."""
+    if preset == "online-retail":
+        mapping = ONLINE_RETAIL
+    elif preset is not None:
+        raise typer.BadParameter(f"unknown preset {preset!r}; known: online-retail", param_hint="--preset")
+    else:
+        try:
+            mapping = Mapping.parse(map_ or [])
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--map") from exc
+    settings = get_settings()
+    upgrade(settings.database_url)
+    started = time.perf_counter()
+    stats = run_import(
+        path,
+        mapping,
+        database_url=settings.database_url,
+        drop_exact_duplicates=drop_exact_duplicates,
+        console=console,
+    )
+    print_import_report(console, stats, time.perf_counter() - started)
+
+
+def main() -> None:
+    cli()
