@@ -95,3 +95,7 @@ def import_(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"NBO_API_KEYS[{key!r}] must be a list drawn from {sorted(SCOPES)}")
         return {k: frozenset(v) for k, v in raw.items()}
 
+    @field_validator("sample_data", mode="before")
+    @classmethod
+    def _empty_is_none(cls, raw: Any) -> Any:
+        return None if raw == "" else raw
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
