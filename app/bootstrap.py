@@ -7,11 +7,14 @@ import time
 from rich.console import Console
 from sqlalchemy import func, select
 
+from app import versions
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.import_job import print_import_report, run_import
 from app.importer import ONLINE_RETAIL
+from app.schemas import utcnow
 from app.tables import Purchase
+from app.training import run_job
 
 
 def store_is_empty(database_url: str) -> bool:
@@ -32,3 +35,27 @@ def first_run(settings: Settings, console: Console) -> None:
         started = time.perf_counter()
         stats = run_import(sample, ONLINE_RETAIL, database_url=settings.database_url, console=console)
         print_import_report(console, stats, time.perf_counter() - started)
+    if settings.train_on_start:
+        train_if_none(settings, console)
+
+
+def train_if_none(settings: Settings, console: Console) -> None:
+    """Train and activate a first version when the store has purchases and no version is ready."""
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    try:
+        with factory() as session:
+            if versions.active(session) is not None or store_is_empty(settings.database_url):
+                return
+            row = versions.create(session, as_of=utcnow())
+            session.commit()
+        console.print(f"no active model: training {row.version} on the store")
+        started = time.perf_counter()
+        run_job(factory, settings.models_dir, settings.train, row.version, row.as_of)
+        with factory() as session:
+            done = versions.get(session, version=row.version)
+            assert done is not None
+            outcome = done.status if done.error is None else f"{done.status}: {done.error}"
+        console.print(f"{row.version}: {outcome} in {time.perf_counter() - started:.1f} s")
+    finally:
+        engine.dispose()

@@ -10,11 +10,15 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.ml.config import TrainConfig
+
 SCOPES = frozenset({"read", "write", "admin"})
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NBO_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="NBO_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
 
     database_url: str = "sqlite:///./var/nbo.db"
     models_dir: Path = Path("./models")
@@ -38,6 +42,9 @@ class Settings(BaseSettings):
     model_poll_seconds: float = 2.0
 
     log_level: str = "info"
+
+    # Training and ranking parameters, e.g. NBO_TRAIN__FACTORS=64, NBO_TRAIN__MONETARY_WEIGHT=0.3.
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
     @field_validator("api_keys", mode="before")
     @classmethod

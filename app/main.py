@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import errors
-from app.api import catalog, events, health
+from app.api import catalog, events, health, models, offers
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.limits import BodyLimitMiddleware
+from app.serving import RecommendationLog, Serving
+from app.training import Trainer
 
 log = logging.getLogger("nbo")
 
@@ -24,18 +26,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.api_keys:
             log.warning("NBO_API_KEYS is empty: the service runs open, without authentication")
-        yield
-        app.state.engine.dispose()
+        app.state.serving.start()
+        app.state.recommendation_log.start()
+        try:
+            yield
+        finally:
+            app.state.trainer.shutdown()
+            app.state.serving.stop()
+            app.state.recommendation_log.stop()
+            app.state.engine.dispose()
 
     app = FastAPI(title="nbo", version="0.1.0", lifespan=lifespan)
     engine = make_engine(settings.database_url)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = make_session_factory(engine)
-    app.state.serving = None
+    factory = make_session_factory(engine)
+    app.state.session_factory = factory
+    app.state.serving = Serving(factory, settings.models_dir, settings.model_poll_seconds)
+    app.state.recommendation_log = RecommendationLog(factory)
+    app.state.trainer = Trainer(factory, settings.models_dir, settings.train)
 
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (health, events, catalog):
+    for module in (health, events, catalog, offers, models):
         app.include_router(module.router)
     return app

@@ -1,0 +1,77 @@
+"""Serving: offers per customer and similar products."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from app.deps import ReadScope, SessionDep
+from app.errors import ApiError
+from app.history import known_product
+from app.offers import offers_for, similar_to
+from app.schemas import to_naive_utc, utcnow
+from app.serving import Loaded, RecommendationLog, Serving
+from app.tables import ID_LENGTH
+
+router = APIRouter(prefix="/v1", tags=["serving"], dependencies=[ReadScope])
+
+PathId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+
+
+def loaded_model(request: Request) -> Loaded:
+    serving: Serving = request.app.state.serving
+    loaded = serving.current  # taken once: a swap during this request does not affect it
+    if loaded is None:
+        raise ApiError(503, "no_model", "model: nothing loaded yet")
+    return loaded
+
+
+@router.get("/customers/{customer_id}/offers")
+def get_offers(
+    request: Request,
+    session: SessionDep,
+    customer_id: PathId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    exclude_purchased: bool = False,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    loaded = loaded_model(request)
+    moment = to_naive_utc(as_of) if as_of is not None else utcnow()
+    answer = offers_for(
+        session,
+        loaded,
+        customer_id=customer_id,
+        limit=limit,
+        exclude_purchased=exclude_purchased,
+        as_of=moment,
+    )
+    log: RecommendationLog = request.app.state.recommendation_log
+    log.record(
+        str(answer["recommendation_id"]),
+        customer_id,
+        loaded.version,
+        str(answer["strategy"]),
+        [str(o["product_id"]) for o in answer["offers"]],  # type: ignore[attr-defined]
+    )
+    return answer
+
+
+@router.get("/products/{product_id}/similar")
+def get_similar(
+    request: Request,
+    session: SessionDep,
+    product_id: PathId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict[str, Any]:
+    loaded = loaded_model(request)
+    if loaded.model.product_index.get(product_id) is None and not known_product(
+        session, product_id=product_id
+    ):
+        raise ApiError(404, "not_found", f"product_id: no product {product_id!r}")
+    return {
+        "product_id": product_id,
+        "model_version": loaded.version,
+        "items": similar_to(session, loaded, product_id=product_id, limit=limit),
+    }

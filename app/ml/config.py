@@ -1,0 +1,45 @@
+"""Training and ranking parameters. Defaults were chosen with ``nbo tune`` on validation windows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Algorithm = Literal["als", "bpr", "item_knn"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # Confidence c = 1 + alpha * (frequency_weight * log1p(orders) + monetary_weight * log1p(spend)),
+    # orders and spend each decayed by half_life_days before the training time (0: no decay).
+    alpha: float = 4.0
+    frequency_weight: float = 1.0
+    monetary_weight: float = 0.3
+    half_life_days: float = 180.0
+
+    algorithm: Algorithm = "als"
+    factors: int = 64
+    regularization: float = 0.05
+    iterations: int = 15
+    learning_rate: float = 0.01  # BPR only
+    neighbours: int = 100  # item-to-item co-purchase neighbours
+    random_state: int = 42
+
+    # The blend: each part is scaled to [0, 1] per customer before weighting.
+    repeat_weight: float = 1.0  # the customer's own decayed purchase frequency (refills)
+    repeat_half_life_days: float = 60.0
+    cf_weight: float = 0.5  # the latent-factor model
+    knn_weight: float = 0.5  # item-to-item co-purchase
+    popular_weight: float = 0.05  # a nudge towards what many buy now
+
+    popularity_days: float = 90.0
+    eval_window_days: float = 30.0
+    eval_k: int = 10
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        return cls(**known)

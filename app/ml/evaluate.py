@@ -1,0 +1,82 @@
+"""Offline evaluation on a time split: repeat and discovery tasks, metrics at k.
+
+Repeat: customers who bought on both sides of the cutoff; truth = what they bought in the window.
+Discovery: truth = what they bought in the window and never before; ranked with exclude_purchased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.ml.dataset import Dataset, split_by_customer
+from app.ml.matrix import Lines
+
+METRICS = ("hit_rate", "precision", "recall", "ndcg")
+Ranker = Callable[[int, Lines, bool, int], list[int]]  # (customer, history, exclude_purchased, k) -> codes
+
+
+@dataclass
+class Task:
+    name: str
+    exclude_purchased: bool
+    truth: dict[int, set[int]]
+
+
+@dataclass
+class Split:
+    cutoff_day: float
+    train: Lines
+    history: dict[int, Lines]
+    tasks: list[Task]
+
+
+def make_split(data: Dataset, cutoff_day: float, window_days: float) -> Split:
+    train = data.lines(cutoff_day)
+    test = data.lines(cutoff_day + window_days, cutoff_day)
+    history = split_by_customer(train)
+    bought_before: dict[int, set[int]] = {
+        c: set(lines.product[lines.quantity > 0].tolist()) for c, lines in history.items()
+    }
+    truth_all: dict[int, set[int]] = {}
+    pos = test.quantity > 0
+    for c, p in zip(test.customer[pos].tolist(), test.product[pos].tolist(), strict=True):
+        truth_all.setdefault(c, set()).add(p)
+    repeat = {c: t for c, t in truth_all.items() if bought_before.get(c)}
+    discovery = {c: t - bought_before[c] for c, t in repeat.items() if t - bought_before[c]}
+    return Split(
+        cutoff_day,
+        train,
+        history,
+        [Task("repeat", False, repeat), Task("discovery", True, discovery)],
+    )
+
+
+def at_k(ranked: list[int], truth: set[int], k: int) -> dict[str, float]:
+    ranked = ranked[:k]
+    hits = [1.0 if p in truth else 0.0 for p in ranked]
+    dcg = sum(h / np.log2(i + 2) for i, h in enumerate(hits))
+    idcg = sum(1.0 / np.log2(i + 2) for i in range(min(k, len(truth))))
+    n_hits = sum(hits)
+    return {
+        "hit_rate": 1.0 if n_hits else 0.0,
+        "precision": n_hits / k,
+        "recall": n_hits / len(truth),
+        "ndcg": dcg / idcg if idcg else 0.0,
+    }
+
+
+def evaluate(split: Split, rank: Ranker, k: int = 10) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for task in split.tasks:
+        sums = dict.fromkeys(METRICS, 0.0)
+        for customer, truth in task.truth.items():
+            ranked = rank(customer, split.history[customer], task.exclude_purchased, k)
+            for name, value in at_k(ranked, truth, k).items():
+                sums[name] += value
+        n = max(len(task.truth), 1)
+        out[task.name] = {name: round(total / n, 6) for name, total in sums.items()}
+        out[task.name]["customers"] = float(len(task.truth))
+    return out

@@ -1,0 +1,121 @@
+"""The decision: a customer's live history folded into the served model, business rules, fallbacks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from app.history import customer_country, customer_history, inactive_products, latest_purchase_before
+from app.ml.dataset import to_day
+from app.ml.matrix import Lines
+from app.ml.model import Model
+from app.ml.rank import recommend
+from app.serving import Loaded
+
+
+def customer_lines(
+    model: Model, rows: list[tuple[str, int, float, datetime, str | None]], as_of: datetime
+) -> Lines:
+    """A customer's purchase rows as lines over the model's products (products it never saw dropped)."""
+    index = model.product_index
+    kept = [r for r in rows if r[0] in index]
+    now = to_day(as_of)
+    days = np.array([to_day(r[3]) for r in kept], dtype=np.float64)
+    keys = [r[4] if r[4] is not None else f"day:{int(d)}" for r, d in zip(kept, days, strict=True)]
+    _, order = np.unique(np.asarray(keys, dtype=object), return_inverse=True) if kept else (None, np.zeros(0))
+    qty = np.array([r[1] for r in kept], dtype=np.float64)
+    return Lines(
+        customer=np.zeros(len(kept), np.int64),
+        product=np.array([index[r[0]] for r in kept], dtype=np.int64),
+        order=np.asarray(order, dtype=np.int64).ravel(),
+        quantity=qty,
+        spend=qty * np.array([r[2] for r in kept], dtype=np.float64),
+        age_days=now - days,
+    )
+
+
+def offers_for(
+    session: Session,
+    loaded: Loaded,
+    *,
+    customer_id: str,
+    limit: int,
+    exclude_purchased: bool,
+    as_of: datetime,
+) -> dict[str, object]:
+    model = loaded.model
+    rows = customer_history(session, customer_id=customer_id, before=as_of)
+    # Recency counts from the store's latest purchase before as_of, as in training.
+    clock = latest_purchase_before(session, before=as_of) or as_of
+    lines = customer_lines(model, rows, clock)
+    banned = np.zeros(model.n_products, dtype=bool)
+    for product_id in inactive_products(session):
+        code = model.product_index.get(product_id)
+        if code is not None:
+            banned[code] = True
+    if exclude_purchased:
+        # Also what was bought and returned, or bought after training: ever bought is ever bought.
+        for row in rows:
+            code = model.product_index.get(row[0])
+            if code is not None and row[1] > 0:
+                banned[code] = True
+    strategy, offers = recommend(
+        model,
+        lines,
+        limit,
+        exclude_purchased=exclude_purchased,
+        banned=banned,
+        country=customer_country(session, customer_id=customer_id),
+    )
+    ids = model.product_ids
+    return {
+        "recommendation_id": uuid.uuid4().hex,
+        "customer_id": customer_id,
+        "model_version": loaded.version,
+        "strategy": strategy,
+        "offers": [
+            {
+                "product_id": ids[o.product],
+                "score": round(o.score, 6),
+                "reason": {"type": o.reason, "because": [ids[b] for b in o.because]},
+            }
+            for o in offers
+        ],
+    }
+
+
+def similar_to(session: Session, loaded: Loaded, *, product_id: str, limit: int) -> list[dict[str, object]]:
+    """Products bought by the same customers (co-purchase neighbours), then latent-factor neighbours."""
+    model = loaded.model
+    code = model.product_index.get(product_id)
+    inactive = inactive_products(session)
+    ids = model.product_ids
+    items: list[dict[str, object]] = []
+    seen = {product_id}
+
+    def add(candidates: np.ndarray, scores: np.ndarray) -> None:
+        for c, s in zip(candidates.tolist(), scores.tolist(), strict=True):
+            pid = ids[c]
+            if len(items) >= limit or s <= 0:
+                return
+            if pid in seen or pid in inactive:
+                continue
+            seen.add(pid)
+            items.append({"product_id": pid, "score": round(float(s), 6)})
+
+    if code is not None:
+        row = model.neighbours.getrow(code)
+        order = np.argsort(-row.data, kind="stable")
+        add(row.indices[order], row.data[order])
+        if len(items) < limit and model.item_factors is not None:
+            y = model.item_factors
+            norms = np.maximum(np.linalg.norm(y, axis=1), 1e-9)
+            cosine = (y @ y[code]) / (norms * norms[code])
+            order = np.argsort(-cosine, kind="stable")[: limit * 4]
+            # Below every co-purchase score: these are only alike, not bought together.
+            floor = min((float(str(i["score"])) for i in items), default=1.0)
+            add(order, np.maximum(cosine[order], 0.0) * floor * 0.5)
+    return items

@@ -1,0 +1,179 @@
+"""The model a process serves, kept in step with the active pointer in the store.
+
+A background thread polls the active version; a new one is loaded and verified off the request
+path, then swapped in by one reference assignment. A request takes the reference once, so requests
+in flight finish on the version they started with. A version that fails verification is refused and
+the one loaded keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import versions
+from app.ml import artifact
+from app.ml.config import TrainConfig
+from app.ml.model import Model
+from app.schemas import utcnow
+from app.tables import Purchase, Recommendation
+
+log = logging.getLogger("nbo.serving")
+
+FALLBACK_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Loaded:
+    version: str | None  # None: no trained version yet, store popularity only
+    model: Model
+    loaded_at: float
+
+
+def popularity_model(session: Session) -> Model:
+    """Before any version is trained: the products most customers bought, straight from the store."""
+    rows = session.execute(
+        select(Purchase.product_id, func.count(func.distinct(Purchase.customer_id)).label("buyers"))
+        .where(Purchase.quantity > 0)
+        .group_by(Purchase.product_id)
+        .order_by(func.count(func.distinct(Purchase.customer_id)).desc(), Purchase.product_id)
+        .limit(FALLBACK_SIZE)
+    ).all()
+    ids = [r[0] for r in rows]
+    return Model(
+        config=TrainConfig(algorithm="item_knn"),
+        product_ids=ids,
+        item_factors=None,
+        gram=None,
+        neighbours=sp.csr_matrix((len(ids), len(ids)), dtype=np.float32),
+        popularity=np.array([float(r[1]) for r in rows]),
+    )
+
+
+class Serving:
+    def __init__(self, factory: sessionmaker[Session], models_dir: Path, poll_seconds: float) -> None:
+        self.factory, self.models_dir, self.poll_seconds = factory, models_dir, poll_seconds
+        self.current: Loaded | None = None
+        self.refused: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def describe(self) -> str:
+        current = self.current
+        if current is None:
+            return "none"
+        return current.version or "popularity-fallback"
+
+    def sync(self) -> None:
+        """Load the active version if it is not the one served (or the fallback if none is active)."""
+        with self._lock:
+            with self.factory() as session:
+                active = versions.active(session)
+                wanted = active.version if active is not None else None
+                current = self.current
+                if current is not None and current.version == wanted:
+                    return
+                if wanted is None:
+                    if current is None or time.monotonic() - current.loaded_at > 60:
+                        self.current = Loaded(None, popularity_model(session), time.monotonic())
+                    return
+            if wanted in self.refused:
+                return
+            try:
+                model, _ = artifact.load(self.models_dir / wanted)
+            except artifact.ArtifactError as exc:
+                self.refused[wanted] = str(exc)
+                log.error("refusing version %s, still serving %s: %s", wanted, self.describe(), exc)
+                if self.current is None:
+                    with self.factory() as session:
+                        self.current = Loaded(None, popularity_model(session), time.monotonic())
+                return
+            self.current = Loaded(wanted, model, time.monotonic())
+            log.info("now serving version %s", wanted)
+
+    def start(self) -> None:
+        self.sync()
+        self._thread = threading.Thread(target=self._poll, name="nbo-model-poll", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.sync()
+            except Exception:  # the store may be away for a while; keep serving what is loaded
+                log.exception("could not check the active version")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class RecommendationLog:
+    """Writes what was offered in batches from a background thread, off the request's critical path."""
+
+    def __init__(self, factory: sessionmaker[Session], flush_seconds: float = 0.2) -> None:
+        self.factory, self.flush_seconds = factory, flush_seconds
+        self.queue: queue.Queue[dict[str, object]] = queue.Queue(maxsize=100_000)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="nbo-reco-log", daemon=True)
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def record(
+        self,
+        recommendation_id: str,
+        customer_id: str,
+        model_version: str | None,
+        strategy: str,
+        products: list[str],
+    ) -> None:
+        row: dict[str, object] = {
+            "recommendation_id": recommendation_id,
+            "customer_id": customer_id,
+            "model_version": model_version,
+            "strategy": strategy,
+            "product_ids": products,
+            "created_at": utcnow(),
+        }
+        try:
+            self.queue.put_nowait(row)
+        except queue.Full:
+            self.dropped += 1
+
+    def flush(self) -> None:
+        rows: list[dict[str, object]] = []
+        while True:
+            try:
+                rows.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        if rows:
+            with self.factory() as session:
+                session.execute(insert(Recommendation), rows)
+                session.commit()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except Exception:
+                log.exception("could not write recommendations")
+        self.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)

@@ -1,0 +1,166 @@
+"""Training as a job: store → time-split evaluation → fit → artifact → version row → activation gate."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import versions
+from app.history import purchases_before
+from app.ml import artifact
+from app.ml.config import TrainConfig
+from app.ml.dataset import EPOCH, Dataset, to_day
+from app.ml.evaluate import Split, evaluate, make_split
+from app.ml.model import Model, fit
+from app.ml.rank import popular_order, recommend
+
+log = logging.getLogger("nbo.training")
+
+
+def fingerprint(data: Dataset) -> str:
+    """Identifies the training data: same purchases, same fingerprint."""
+    h = hashlib.sha256()
+    for ids in (data.customers.ids, data.products.ids):
+        h.update("\x1f".join(ids).encode())
+    for arr in (data.customer, data.product, data.quantity, data.spend, data.day):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def model_ranker(model: Model, data: Dataset) -> Any:
+    def rank(customer: int, history: Any, exclude: bool, k: int) -> list[int]:
+        _, offers = recommend(
+            model,
+            history,
+            k,
+            exclude_purchased=exclude,
+            country=data.countries[customer],
+            explain_reasons=False,
+        )
+        return [o.product for o in offers]
+
+    return rank
+
+
+def popularity_ranker(model: Model, data: Dataset) -> Any:
+    order = popular_order(model, None)
+
+    def rank(customer: int, history: Any, exclude: bool, k: int) -> list[int]:
+        if not exclude:
+            return [int(p) for p in order[:k]]
+        bought = set(history.product.tolist())
+        return [int(p) for p in order if int(p) not in bought][:k]
+
+    return rank
+
+
+def gate_score(result: dict[str, dict[str, float]]) -> float:
+    """One figure for comparing versions: the mean NDCG of the repeat and discovery tasks."""
+    return float(np.mean([result["repeat"]["ndcg"], result["discovery"]["ndcg"]]))
+
+
+def evaluate_config(data: Dataset, split: Split, config: TrainConfig) -> dict[str, dict[str, float]]:
+    model = fit(split.train, data.countries, data.products.ids, config)
+    return evaluate(split, model_ranker(model, data), k=config.eval_k)
+
+
+def train(
+    data: Dataset, as_of: datetime, config: TrainConfig, active_config: TrainConfig | None
+) -> tuple[Model, dict[str, Any]]:
+    """Evaluate ``config`` on the window before ``as_of``, decide the gate, then fit on everything."""
+    started = time.perf_counter()
+    as_of_day = to_day(as_of)
+    clock = data.clock(as_of_day)
+    split = make_split(data, clock - config.eval_window_days, config.eval_window_days)
+    candidate = fit(split.train, data.countries, data.products.ids, config)
+    result = evaluate(split, model_ranker(candidate, data), k=config.eval_k)
+    baseline = evaluate(split, popularity_ranker(candidate, data), k=config.eval_k)
+    evaluated = sum(int(r["customers"]) for r in result.values())
+
+    gate: dict[str, Any] = {"candidate_score": gate_score(result)}
+    if active_config is None:
+        gate.update(passed=True, reason="no active version")
+    elif evaluated == 0:
+        gate.update(passed=True, reason="no customer in the evaluation window: nothing to compare")
+    elif active_config == config:
+        gate.update(
+            passed=True, active_score=gate_score(result), reason="same settings as the active version"
+        )
+    else:
+        active_result = evaluate_config(data, split, active_config)
+        gate["active_score"] = gate_score(active_result)
+        gate["active_evaluation"] = active_result
+        gate["passed"] = gate["candidate_score"] >= gate["active_score"]
+        gate["reason"] = (
+            "at least as good as the active version on the same evaluation"
+            if gate["passed"]
+            else "worse than the active version on the same evaluation: left inactive"
+        )
+
+    # Lines strictly before as_of, aged from the clock (the latest purchase before as_of).
+    model = fit(data.lines(as_of_day).aged(clock - as_of_day), data.countries, data.products.ids, config)
+    metrics = {
+        "evaluation": {
+            "cutoff": (EPOCH + timedelta(days=split.cutoff_day)).isoformat() + "Z",
+            "window_days": config.eval_window_days,
+            "k": config.eval_k,
+            **result,
+        },
+        "baseline_popular": baseline,
+        "gate": gate,
+        "lines": len(data.customer),
+        "customers": len(data.customers),
+        "products": len(data.products),
+        "train_seconds": round(time.perf_counter() - started, 3),
+    }
+    return model, metrics
+
+
+class Trainer:
+    """Runs training jobs one at a time in a background thread, outside any request."""
+
+    def __init__(self, factory: sessionmaker[Session], models_dir: Any, config: TrainConfig) -> None:
+        self.factory, self.models_dir, self.config = factory, models_dir, config
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbo-train")
+
+    def submit(self, version: str, as_of: datetime) -> Future[None]:
+        return self.pool.submit(run_job, self.factory, self.models_dir, self.config, version, as_of)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_job(
+    factory: sessionmaker[Session], models_dir: Any, config: TrainConfig, version: str, as_of: datetime
+) -> None:
+    """Train ``version`` (already recorded as training) and record the outcome; never raises."""
+    try:
+        with factory() as session:
+            data = purchases_before(session, before=as_of)
+            current = versions.active(session)
+            active_config = TrainConfig.from_dict(current.metrics.get("config", {})) if current else None
+        model, metrics = train(data, as_of, config, active_config)
+        metrics["config"] = config.to_dict()
+        metrics["fingerprint"] = fingerprint(data)
+        meta = {"version": version, "as_of": as_of.isoformat(), "metrics": metrics}
+        metrics["checksum"] = artifact.save(model, models_dir / version, meta)
+        with factory() as session:
+            versions.finish(session, version=version, status="ready", metrics=metrics)
+            if metrics["gate"]["passed"]:
+                versions.activate(session, version=version)
+            session.commit()
+        log.info("version %s ready (gate: %s)", version, metrics["gate"]["reason"])
+    except Exception as exc:
+        log.exception("training %s failed", version)
+        with factory() as session:
+            versions.finish(
+                session, version=version, status="failed", metrics={}, error=f"{type(exc).__name__}: {exc}"
+            )
+            session.commit()

@@ -1,0 +1,57 @@
+"""Model version rows: the record of training jobs and the active pointer shared by every process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.schemas import utcnow
+from app.tables import ModelVersion
+
+
+def new_version_id(now: datetime) -> str:
+    return now.strftime("v%Y%m%dT%H%M%S%fZ")
+
+
+def create(session: Session, *, as_of: datetime) -> ModelVersion:
+    now = utcnow()
+    row = ModelVersion(
+        version=new_version_id(now), status="training", active=False, as_of=as_of, created_at=now, metrics={}
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get(session: Session, *, version: str) -> ModelVersion | None:
+    return session.get(ModelVersion, version)
+
+
+def newest_first(session: Session, *, limit: int = 100) -> Sequence[ModelVersion]:
+    return session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc()).limit(limit)).all()
+
+
+def active(session: Session) -> ModelVersion | None:
+    return session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).first()
+
+
+def activate(session: Session, *, version: str) -> None:
+    """Make ``version`` the only active one (one statement each, in the caller's transaction)."""
+    session.execute(update(ModelVersion).where(ModelVersion.active.is_(True)).values(active=False))
+    session.execute(
+        update(ModelVersion).where(ModelVersion.version == version).values(active=True, activated_at=utcnow())
+    )
+
+
+def finish(
+    session: Session, *, version: str, status: str, metrics: dict[str, Any], error: str | None = None
+) -> None:
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.version == version)
+        .values(status=status, metrics=metrics, error=error, finished_at=utcnow())
+    )

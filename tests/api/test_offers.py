@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import ingest, shop_events, train, wait_serving
+
+
+def offers(client: TestClient, customer: str, **params: Any) -> dict[str, Any]:
+    r = client.get(f"/v1/customers/{customer}/offers", params=params)
+    assert r.status_code == 200, r.text
+    body = dict(r.json())
+    assert set(body) >= {"recommendation_id", "customer_id", "model_version", "strategy", "offers"}
+    products = [o["product_id"] for o in body["offers"]]
+    assert len(products) == len(set(products))
+    return body
+
+
+def test_ingest_train_offer_end_to_end(committed_client: TestClient) -> None:
+    client = committed_client
+    assert offers(client, "c0")["model_version"] is None  # before training: store popularity
+    ingest(client, shop_events())
+    version = train(client)
+    assert version["active"] is True
+    assert version["metrics"]["gate"]["passed"] is True
+    assert {"evaluation", "fingerprint", "checksum", "config"} <= set(version["metrics"])
+    wait_serving(client, version["version"])
+
+    body = offers(client, "c0", limit=5)
+    assert body["strategy"] == "personalized"
+    assert len(body["offers"]) == 5
+    assert all(o["product_id"].startswith("k0-") for o in body["offers"][:3])  # its own cluster first
+    assert all(isinstance(o["score"], float) and o["reason"]["type"] for o in body["offers"])
+    assert body["offers"][0]["reason"]["because"]
+
+    # exclude_purchased leaves out everything ever bought; the list is filled with every other product
+    bought = {e["product_id"] for e in shop_events() if e["customer_id"] == "c0"}
+    excluded = offers(client, "c0", limit=30, exclude_purchased="true")
+    assert len(excluded["offers"]) == 24 - len(bought)
+    assert not bought & {o["product_id"] for o in excluded["offers"]}
+
+    # a prospect is never a 404
+    prospect = offers(client, "someone-new", limit=3)
+    assert prospect["strategy"].startswith("popular")
+    assert len(prospect["offers"]) == 3
+
+    # complementary products
+    r = client.get("/v1/products/k1-0/similar", params={"limit": 4})
+    assert r.status_code == 200
+    sim = r.json()
+    assert sim["model_version"] == version["version"]
+    assert len(sim["items"]) == 4
+    assert all(i["product_id"].startswith("k1-") for i in sim["items"][:3])
+    assert client.get("/v1/products/nope/similar").status_code == 404
+
+    listed = client.get("/v1/models").json()["models"]
+    assert [m["version"] for m in listed] == [version["version"]]
+
+
+def test_rules_inactive_fold_in_and_as_of(committed_client: TestClient) -> None:
+    client = committed_client
+    ingest(client, shop_events())
+    version = train(client, as_of="2011-12-01T00:00:00Z")
+    wait_serving(client, version["version"])
+
+    top = offers(client, "c0", limit=3)["offers"][0]["product_id"]
+    r = client.put("/v1/products", json={"products": [{"product_id": top, "active": False}]})
+    assert r.status_code == 200
+    for params in ({"limit": 100}, {"limit": 100, "exclude_purchased": "true"}):
+        assert top not in {o["product_id"] for o in offers(client, "c0", **params)["offers"]}
+    assert top not in {o["product_id"] for o in offers(client, "new-prospect", limit=100)["offers"]}
+
+    # fold-in: a prospect's first purchase, a second ago, makes its offers personal
+    assert offers(client, "newbie", limit=3)["strategy"] == "popular"
+    ingest(
+        client,
+        [
+            {
+                "event_id": "newbie-1",
+                "customer_id": "newbie",
+                "product_id": "k2-1",
+                "quantity": 1,
+                "unit_price": 3.0,
+                "occurred_at": "2011-12-05T10:00:00Z",
+            }
+        ],
+    )
+    after = offers(client, "newbie", limit=3, exclude_purchased="true")
+    assert after["strategy"] == "personalized"
+    assert all(o["product_id"].startswith("k2-") for o in after["offers"])
+
+    # as_of: history after it is ignored
+    before = offers(client, "newbie", limit=3, as_of="2011-12-05T09:00:00Z")
+    assert before["strategy"] == "popular"
+
+
+def test_rollback_corruption_and_swap_without_failures(committed_client: TestClient) -> None:
+    client = committed_client
+    ingest(client, shop_events())
+    first = train(client, as_of="2011-11-01T00:00:00Z")
+    second = train(client, as_of="2011-12-01T00:00:00Z")
+    assert second["active"] is True
+    wait_serving(client, second["version"])
+
+    # requests keep flowing while versions are swapped back and forth
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def hammer() -> int:
+        n = 0
+        while not stop.is_set():
+            r = client.get("/v1/customers/c1/offers", params={"limit": 5})
+            if r.status_code != 200 or len(r.json()["offers"]) != 5:
+                failures.append(r.text)
+            n += 1
+        return n
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(hammer) for _ in range(4)]
+        for target in (first, second, first):
+            r = client.post(f"/v1/models/{target['version']}/activate")
+            assert r.status_code == 200, r.text
+            assert r.json()["active"] is True
+            wait_serving(client, target["version"])
+        stop.set()
+        served = sum(f.result() for f in futures)
+    assert served > 20
+    assert failures == []
+
+    # only one version is active; the rollback took
+    models = client.get("/v1/models").json()["models"]
+    assert [m["version"] for m in models if m["active"]] == [first["version"]]
+
+    # a corrupted artifact is refused and the loaded version keeps serving
+    models_dir = client.app.state.serving.models_dir  # type: ignore[attr-defined]
+    npz = models_dir / second["version"] / "arrays.npz"
+    npz.write_bytes(npz.read_bytes()[:-10])
+    r = client.post(f"/v1/models/{second['version']}/activate")
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "artifact_invalid"
+    assert offers(client, "c1")["model_version"] == first["version"]
+
+    assert client.post("/v1/models/nope/activate").status_code == 404
+    assert client.get("/v1/models/nope").status_code == 404
+
+
+def test_offer_parameter_validation(client: TestClient) -> None:
+    for params in ({"limit": 0}, {"limit": 101}, {"as_of": "yesterday"}):
+        r = client.get("/v1/customers/c1/offers", params=params)
+        assert r.status_code == 422
+        assert next(iter(params)) in r.json()["error"]["message"]
+    r = client.get("/v1/customers/" + "x" * 300 + "/offers")
+    assert r.status_code == 422
+    assert "customer_id" in r.json()["error"]["message"]
+    r = client.post("/v1/models", json={"as_of": "2999-01-01T00:00:00Z"})
+    assert r.status_code == 422

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.ml import artifact
+from app.ml.config import TrainConfig
+from app.ml.matrix import Lines, confidence_matrix, signals
+from app.ml.model import Model, fit
+from app.ml.rank import recommend
+
+SMALL = TrainConfig(factors=8, iterations=30, regularization=0.01, neighbours=20, popular_weight=0.0)
+
+
+def lines_from(rows: Sequence[tuple[float, ...]]) -> Lines:
+    """rows: (customer, product, order, quantity, unit_price, age_days)."""
+    a = np.array(rows, dtype=np.float64).reshape(-1, 6)
+    return Lines(
+        customer=a[:, 0].astype(np.int64),
+        product=a[:, 1].astype(np.int64),
+        order=a[:, 2].astype(np.int64),
+        quantity=a[:, 3],
+        spend=a[:, 3] * a[:, 4],
+        age_days=a[:, 5],
+    )
+
+
+def of_customer(lines: Lines, customer: int) -> Lines:
+    return lines.take(lines.customer == customer)
+
+
+def checkerboard(n: int = 20) -> Lines:
+    """Customer i bought every product of its own parity except product i, once each."""
+    rows = []
+    order = 0
+    for i in range(n):
+        for j in range(n):
+            if i % 2 == j % 2 and i != j:
+                rows.append((i, j, order, 1, 1.0, 10.0))
+                order += 1
+    return lines_from(rows)
+
+
+@pytest.mark.parametrize("algorithm", ["als", "item_knn"])
+def test_checkerboard_offers_the_held_out_product(algorithm: str) -> None:
+    n = 20
+    lines = checkerboard(n)
+    config = dataclasses.replace(SMALL, algorithm=algorithm)  # type: ignore[arg-type]
+    model = fit(lines, [None] * n, [f"p{j}" for j in range(n)], config)
+    for i in range(n):
+        strategy, offers = recommend(model, of_customer(lines, i), 1, exclude_purchased=True)
+        assert strategy == "personalized"
+        assert offers[0].product == i, (i, offers)
+
+
+def test_frequent_and_valuable_outranks_bought_once() -> None:
+    # Customer 0 bought product 0 in five orders for a lot and product 1 once for little; others are
+    # symmetric, so only frequency and spend tell the two apart.
+    rows = [(0, 0, k, 10, 5.0, 10.0 + k) for k in range(5)] + [(0, 1, 9, 1, 1.0, 12.0)]
+    rows += [(c, p, 100 + c * 2 + p, 1, 1.0, 20.0) for c in range(1, 6) for p in (0, 1)]
+    lines = lines_from(rows)
+    conf = confidence_matrix(lines, 6, 2, SMALL)
+    assert conf[0, 0] > conf[0, 1] > 1.0
+    model = fit(lines, [None] * 6, ["often", "once"], SMALL)
+    _, offers = recommend(model, of_customer(lines, 0), 2)
+    assert [o.product for o in offers] == [0, 1]
+    assert offers[0].reason == "repurchase"
+    assert offers[0].because == [0]
+
+
+def test_returns_are_netted() -> None:
+    lines = lines_from([(0, 0, 1, 2, 3.0, 5.0), (0, 0, 1, -2, 3.0, 4.0), (0, 1, 2, 1, 3.0, 5.0)])
+    s = signals(lines, half_life_days=0)
+    assert s.product.tolist() == [1]  # product 0 was bought and returned in the same order
+
+
+def test_prospect_gets_popular_by_country_and_never_banned() -> None:
+    rows = [(c, 0, c, 1, 1.0, 5.0) for c in range(5)] + [(5, 1, 50, 1, 1.0, 5.0), (6, 1, 51, 1, 1.0, 5.0)]
+    countries: list[str | None] = [None] * 5 + ["France", "France"]
+    model = fit(lines_from(rows), countries, ["a", "b", "c"], SMALL)
+    empty = lines_from([])
+    strategy, offers = recommend(model, empty, 2)
+    assert strategy == "popular"
+    assert [o.product for o in offers] == [0, 1]
+    strategy, offers = recommend(model, empty, 2, country="France")
+    assert strategy == "popular_in_country"
+    assert offers[0].product == 1
+    banned = np.array([True, False, False])
+    _, offers = recommend(model, empty, 3, banned=banned)
+    assert 0 not in [o.product for o in offers]
+
+
+def test_list_filled_up_to_limit_without_repeats() -> None:
+    lines = checkerboard(10)
+    model = fit(lines, [None] * 10, [f"p{j}" for j in range(10)], SMALL)
+    _, offers = recommend(model, of_customer(lines, 0), 10)
+    products = [o.product for o in offers]
+    assert len(products) == 10
+    assert len(set(products)) == 10
+    assert all(a.score >= b.score for a, b in itertools.pairwise(offers))
+
+
+def test_fold_in_changes_offers_with_a_new_purchase() -> None:
+    lines = checkerboard(20)
+    model = fit(lines, [None] * 20, [f"p{j}" for j in range(20)], SMALL)
+    even = lines_from([(99, 2, 1, 1, 1.0, 1.0)])
+    odd = lines_from([(99, 3, 1, 1, 1.0, 1.0)])
+    _, a = recommend(model, even, 5, exclude_purchased=True)
+    _, b = recommend(model, odd, 5, exclude_purchased=True)
+    assert all(o.product % 2 == 0 for o in a)
+    assert all(o.product % 2 == 1 for o in b)
+
+
+def test_artifact_round_trip_and_corruption_refused(tmp_path: Path) -> None:
+    lines = checkerboard(10)
+    model = fit(lines, [None] * 8 + ["UK", "UK"], [f"p{j}" for j in range(10)], SMALL)
+    folder = tmp_path / "v1"
+    artifact.save(model, folder, {"version": "v1"})
+    loaded, meta = artifact.load(folder)
+    assert meta["version"] == "v1"
+    assert isinstance(loaded, Model)
+    assert loaded.config == SMALL
+    assert loaded.product_ids == model.product_ids
+    assert loaded.item_factors is not None
+    assert model.item_factors is not None
+    np.testing.assert_array_equal(loaded.item_factors, model.item_factors)
+    assert set(loaded.country_popular) == {"UK"}
+    with pytest.raises(artifact.ArtifactError):
+        artifact.save(model, folder, {})
+    data = bytearray((folder / "arrays.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / "arrays.npz").write_bytes(bytes(data))
+    with pytest.raises(artifact.ArtifactError, match="checksum"):
+        artifact.load(folder)
+    (folder / "manifest.json").unlink()
+    with pytest.raises(artifact.ArtifactError, match="manifest"):
+        artifact.load(folder)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left
