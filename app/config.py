@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     model_poll_seconds: float = 2.0
 
     log_level: str = "info"
+    gil_switch_interval: float = 0.0005
 
     # Training and ranking parameters, e.g. NBO_TRAIN__FACTORS=64, NBO_TRAIN__MONETARY_WEIGHT=0.3.
     train: TrainConfig = Field(default_factory=TrainConfig)

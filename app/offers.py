@@ -17,13 +17,13 @@ from app.serving import Loaded
 
 
 def customer_lines(
-    model: Model, rows: list[tuple[str, int, float, datetime, str | None]], as_of: datetime
+    model: Model, rows: list[tuple[str, int, float, float, str | None]], as_of: datetime
 ) -> Lines:
     """A customer's purchase rows as lines over the model's products (products it never saw dropped)."""
     index = model.product_index
     kept = [r for r in rows if r[0] in index]
     now = to_day(as_of)
-    days = np.array([to_day(r[3]) for r in kept], dtype=np.float64)
+    days = np.array([r[3] for r in kept], dtype=np.float64)
     keys = [r[4] if r[4] is not None else f"day:{int(d)}" for r, d in zip(kept, days, strict=True)]
     _, order = np.unique(np.asarray(keys, dtype=object), return_inverse=True) if kept else (None, np.zeros(0))
     qty = np.array([r[1] for r in kept], dtype=np.float64)

@@ -24,6 +24,14 @@ def to_day(moment: datetime) -> float:
     return (moment - EPOCH).total_seconds() / DAY
 
 
+def days_of(moments: Sequence[datetime]) -> F64:
+    """Days since the epoch of many naive-UTC datetimes at once."""
+    if len(moments) == 0:
+        return np.zeros(0, dtype=np.float64)
+    micros = np.array(moments, dtype="datetime64[us]").astype(np.int64)
+    return np.asarray(micros / (DAY * 1e6), dtype=np.float64)
+
+
 def order_keys(customers: Sequence[str], orders: Sequence[str | None], days: F64) -> list[str]:
     """An order is its order_id, or else the customer's purchase day."""
     return [
@@ -50,7 +58,7 @@ class Dataset:
         product_ids: Sequence[str],
         quantity: Sequence[float],
         unit_price: Sequence[float],
-        occurred_at: Sequence[datetime],
+        day: Sequence[float],
         order_ids: Sequence[str | None],
         countries: dict[str, str | None] | None = None,
         products: IdMap | None = None,
@@ -60,9 +68,9 @@ class Dataset:
             products, prod = IdMap.encode(product_ids)
         else:
             prod = products.codes(product_ids)
-        day = np.fromiter((to_day(t) for t in occurred_at), dtype=np.float64, count=len(occurred_at))
+        days = np.asarray(day, dtype=np.float64)
         _, order = np.unique(
-            np.asarray(order_keys(customer_ids, order_ids, day), dtype=object), return_inverse=True
+            np.asarray(order_keys(customer_ids, order_ids, days), dtype=object), return_inverse=True
         )
         qty = np.asarray(quantity, dtype=np.float64)
         keep = prod >= 0
@@ -76,7 +84,7 @@ class Dataset:
             order=order.astype(np.int64)[keep],
             quantity=qty[keep],
             spend=(qty * np.asarray(unit_price, dtype=np.float64))[keep],
-            day=day[keep],
+            day=days[keep],
         )
 
     def lines(self, before_day: float, after_day: float = -np.inf) -> Lines:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -157,3 +158,23 @@ def test_offer_parameter_validation(client: TestClient) -> None:
     assert "customer_id" in r.json()["error"]["message"]
     r = client.post("/v1/models", json={"as_of": "2999-01-01T00:00:00Z"})
     assert r.status_code == 422
+
+
+def test_worse_version_stays_inactive(committed_client: TestClient) -> None:
+    client = committed_client
+    ingest(client, shop_events(customers=90))
+    good = train(client, as_of="2011-12-01T00:00:00Z")
+    assert good["active"] is True
+    trainer = client.app.state.trainer  # type: ignore[attr-defined]
+    # Popularity alone, no personal signal: worse on the same evaluation.
+    trainer.config = dataclasses.replace(
+        trainer.config, repeat_weight=0.0, cf_weight=0.0, knn_weight=0.0, popular_weight=1.0
+    )
+    worse = train(client, as_of="2011-12-01T00:00:00Z")
+    assert worse["status"] == "ready"
+    assert worse["active"] is False
+    gate = worse["metrics"]["gate"]
+    assert gate["passed"] is False
+    assert gate["candidate_score"] < gate["active_score"]
+    assert "worse" in gate["reason"]
+    wait_serving(client, good["version"])
