@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from rich.console import Console
 from sqlalchemy import func, select
@@ -40,22 +41,36 @@ def first_run(settings: Settings, console: Console) -> None:
 
 
 def train_if_none(settings: Settings, console: Console) -> None:
-    """Train and activate a first version when the store has purchases and no version is ready."""
+    """Train and activate a first version when the store has purchases and no version is active."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            if versions.active(session) is not None:
+                return
+    finally:
+        engine.dispose()
+    if not store_is_empty(settings.database_url):
+        console.print("no active model: training one on the store")
+        train_now(settings, console, utcnow())
+
+
+def train_now(settings: Settings, console: Console, as_of: datetime) -> str:
+    """Train a version in this process (the job the API runs in the background); returns its status."""
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     try:
         with factory() as session:
-            if versions.active(session) is not None or store_is_empty(settings.database_url):
-                return
-            row = versions.create(session, as_of=utcnow())
+            row = versions.create(session, as_of=as_of)
             session.commit()
-        console.print(f"no active model: training {row.version} on the store")
         started = time.perf_counter()
         run_job(factory, settings.models_dir, settings.train, row.version, row.as_of)
         with factory() as session:
             done = versions.get(session, version=row.version)
             assert done is not None
+            gate = (done.metrics or {}).get("gate", {})
             outcome = done.status if done.error is None else f"{done.status}: {done.error}"
-        console.print(f"{row.version}: {outcome} in {time.perf_counter() - started:.1f} s")
+            active = "active" if done.active else f"inactive ({gate.get('reason', 'not activated')})"
+        console.print(f"{row.version}: {outcome}, {active}, in {time.perf_counter() - started:.1f} s")
+        return done.status
     finally:
         engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from app.config import get_settings
 from app.import_job import print_import_report, run_import
 from app.importer import ONLINE_RETAIL, Mapping
 from app.migrate import upgrade
+from app.schemas import to_naive_utc, utcnow
 
 cli = typer.Typer(help="nbo: next-best-offer service", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -91,6 +93,20 @@ def import_(
         console=console,
     )
     print_import_report(console, stats, time.perf_counter() - started)
+
+
+@cli.command()
+def train(
+    as_of: Annotated[
+        datetime | None, typer.Option(help="train on purchases before this time (default: now)")
+    ] = None,
+) -> None:
+    """Train a model version now, in this process, and activate it if it passes the gate."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+    moment = to_naive_utc(as_of) if as_of is not None else utcnow()
+    if bootstrap.train_now(settings, console, moment) != "ready":
+        raise typer.Exit(1)
 
 
 def main() -> None:
