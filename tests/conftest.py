@@ -8,18 +8,16 @@ transaction that is rolled back afterwards; tests that need real commits across 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import make_engine
+from app.db import make_engine, throwaway_database
 from app.deps import get_session
 from app.main import create_app
 from app.migrate import upgrade
@@ -30,15 +28,6 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 FULL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online-retail" / "online_retail.csv.gz"
 
 
-def _create_pg_database() -> tuple[str, Engine]:
-    server = make_url(PG_URL)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"nbo_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:  # fails, never skips, when the server is unreachable
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    return server.set(database=name).render_as_string(hide_password=False), admin
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
@@ -46,14 +35,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         upgrade(url)
         yield url
         return
-    url, admin = _create_pg_database()
-    try:
+    with throwaway_database(PG_URL, "nbo_test") as url:
         upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
