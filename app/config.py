@@ -69,10 +69,6 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, raw: Any) -> Any:
         return None if raw == "" else raw
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 @lru_cache
 def get_settings() -> Settings:

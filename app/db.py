@@ -45,11 +45,6 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    with factory() as session:
-        yield session
-
-
 @contextmanager
 def throwaway_database(server_url: str, prefix: str) -> Iterator[str]:
     """A new, empty PostgreSQL database on ``server_url``'s server, dropped on exit (tests, benchmarks).

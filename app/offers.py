@@ -56,12 +56,6 @@ def offers_for(
         code = model.product_index.get(product_id)
         if code is not None:
             banned[code] = True
-    if exclude_purchased:
-        # Also what was bought and returned, or bought after training: ever bought is ever bought.
-        for row in rows:
-            code = model.product_index.get(row[0])
-            if code is not None and row[1] > 0:
-                banned[code] = True
     strategy, offers = recommend(
         model,
         lines,

@@ -24,14 +24,6 @@ def to_day(moment: datetime) -> float:
     return (moment - EPOCH).total_seconds() / DAY
 
 
-def days_of(moments: Sequence[datetime]) -> F64:
-    """Days since the epoch of many naive-UTC datetimes at once."""
-    if len(moments) == 0:
-        return np.zeros(0, dtype=np.float64)
-    micros = np.array(moments, dtype="datetime64[us]").astype(np.int64)
-    return np.asarray(micros / (DAY * 1e6), dtype=np.float64)
-
-
 def order_keys(customers: Sequence[str], orders: Sequence[str | None], days: F64) -> list[str]:
     """An order is its order_id, or else the customer's purchase day."""
     return [
