@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.import_job import print_import_report, run_import
 from app.importer import ONLINE_RETAIL
+from app.ml import artifact
 from app.schemas import utcnow
 from app.tables import Purchase
 from app.training import run_job
@@ -41,12 +42,18 @@ def first_run(settings: Settings, console: Console) -> None:
 
 
 def train_if_none(settings: Settings, console: Console) -> None:
-    """Train and activate a first version when the store has purchases and no version is active."""
+    """Train and activate a version when the store has purchases and no version is active, or the
+    active one cannot be served (e.g. written by an older nbo in another format)."""
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            if versions.active(session) is not None:
-                return
+            current = versions.active(session)
+            if current is not None:
+                try:
+                    artifact.load(settings.models_dir / current.version)
+                    return
+                except artifact.ArtifactError as exc:
+                    console.print(f"the active version cannot be served: {exc}")
     finally:
         engine.dispose()
     if not store_is_empty(settings.database_url):

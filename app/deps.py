@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,7 +13,9 @@ from app.config import Settings
 from app.errors import ApiError
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies that do no I/O are ``async``: FastAPI runs a sync one in the threadpool, a thread hop
+# per dependency per request.
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -39,8 +41,8 @@ def _scopes_for(settings: Settings, presented: str) -> frozenset[str] | None:
     return found
 
 
-def require(scope: str) -> Callable[[Request, SettingsDep], None]:
-    def check(request: Request, settings: SettingsDep) -> None:
+def require(scope: str) -> Callable[[Request, SettingsDep], Awaitable[None]]:
+    async def check(request: Request, settings: SettingsDep) -> None:
         if not settings.api_keys:
             return
         header = request.headers.get("authorization", "")

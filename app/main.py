@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from threadpoolctl import threadpool_limits
 
 from app import errors
 from app.api import catalog, events, health, models, offers
@@ -25,6 +26,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Requests are short and CPU-bound in threads: hand the GIL over sooner than the default 5 ms,
     # so a finished response is not held back behind another request's computation.
     sys.setswitchinterval(settings.gil_switch_interval)
+    # Each request makes a few small BLAS calls; BLAS's own worker threads would spin between them and
+    # take the other cores from the requests (measured: 1.5 cores busy for one core's work).
+    threadpool_limits(1, "blas")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

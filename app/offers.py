@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 
 import numpy as np
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.history import customer_country, customer_history, inactive_products, latest_purchase_before
-from app.ml.dataset import to_day
-from app.ml.matrix import Lines
+from app.history import HistoryRow, inactive_products, serving_snapshot
+from app.ml.dataset import EPOCH, to_day
+from app.ml.matrix import Lines, sums
 from app.ml.model import Model
 from app.ml.rank import recommend
 from app.serving import Loaded
 
+EMPTY_LINES = Lines(*(np.zeros(0, dtype=np.int64),) * 3, *(np.zeros(0, dtype=np.float64),) * 3)
 
-def customer_lines(
-    model: Model, rows: list[tuple[str, int, float, float, str | None]], as_of: datetime
-) -> Lines:
-    """A customer's purchase rows as lines over the model's products (products it never saw dropped)."""
+
+def customer_lines(model: Model, rows: list[HistoryRow], clock_day: float) -> Lines:
+    """A customer's purchase rows as lines over the model's products (products it never saw dropped),
+    aged back from ``clock_day``."""
     index = model.product_index
     kept = [r for r in rows if r[0] in index]
-    now = to_day(as_of)
+    if not kept:
+        return EMPTY_LINES
     days = np.array([r[3] for r in kept], dtype=np.float64)
     keys = [r[4] if r[4] is not None else f"day:{int(d)}" for r, d in zip(kept, days, strict=True)]
-    _, order = np.unique(np.asarray(keys, dtype=object), return_inverse=True) if kept else (None, np.zeros(0))
+    _, order = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
     qty = np.array([r[1] for r in kept], dtype=np.float64)
     return Lines(
         customer=np.zeros(len(kept), np.int64),
@@ -33,12 +36,12 @@ def customer_lines(
         order=np.asarray(order, dtype=np.int64).ravel(),
         quantity=qty,
         spend=qty * np.array([r[2] for r in kept], dtype=np.float64),
-        age_days=now - days,
+        age_days=clock_day - days,
     )
 
 
 def offers_for(
-    session: Session,
+    engine: Engine,
     loaded: Loaded,
     *,
     customer_id: str,
@@ -47,26 +50,32 @@ def offers_for(
     as_of: datetime,
 ) -> dict[str, object]:
     model = loaded.model
-    rows = customer_history(session, customer_id=customer_id, before=as_of)
+    trained = model.customers
+    # The version holds every line before its as_of; the store is read for what came after. A request
+    # for an earlier moment reads the customer's whole history before it instead.
+    trained_until = EPOCH + timedelta(days=trained.until_day)
+    use_trained = as_of >= trained_until
+    snap = serving_snapshot(
+        engine, customer_id=customer_id, since=trained_until if use_trained else EPOCH, before=as_of
+    )
     # Recency counts from the store's latest purchase before as_of, as in training.
-    clock = latest_purchase_before(session, before=as_of) or as_of
-    lines = customer_lines(model, rows, clock)
-    banned = np.zeros(model.n_products, dtype=bool)
-    for product_id in inactive_products(session):
-        code = model.product_index.get(product_id)
-        if code is not None:
-            banned[code] = True
+    clock = snap.clock_day if snap.clock_day is not None else to_day(as_of)
+    later = customer_lines(model, snap.lines, clock)
+    if use_trained and snap.known:  # an erased customer leaves no trace, trained or not
+        customer = trained.at(customer_id, clock, later, model.config)
+    else:
+        customer = sums(later, model.config)
+    banned = None
+    inactive = [c for c in map(model.product_index.get, snap.inactive) if c is not None]
+    if inactive:
+        banned = np.zeros(model.n_products, dtype=bool)
+        banned[inactive] = True
     strategy, offers = recommend(
-        model,
-        lines,
-        limit,
-        exclude_purchased=exclude_purchased,
-        banned=banned,
-        country=customer_country(session, customer_id=customer_id),
+        model, customer, limit, exclude_purchased=exclude_purchased, banned=banned, country=snap.country
     )
     ids = model.product_ids
     return {
-        "recommendation_id": uuid.uuid4().hex,
+        "recommendation_id": secrets.token_hex(16),
         "customer_id": customer_id,
         "model_version": loaded.version,
         "strategy": strategy,

@@ -23,6 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import versions
 from app.ml import artifact
 from app.ml.config import TrainConfig
+from app.ml.customers import CustomerSums
+from app.ml.ids import IdMap
+from app.ml.matrix import EMPTY
 from app.ml.model import Model
 from app.schemas import utcnow
 from app.tables import Purchase, Recommendation
@@ -56,6 +59,8 @@ def popularity_model(session: Session) -> Model:
         gram=None,
         neighbours=sp.csr_matrix((len(ids), len(ids)), dtype=np.float32),
         popularity=np.array([float(r[1]) for r in rows]),
+        # No trained customer: every request reads the customer's whole history.
+        customers=CustomerSums(IdMap([]), EMPTY, 0.0, 0.0),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -61,6 +62,16 @@ class Product(Base):
     price: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+
+    __table_args__ = (
+        # Every offers request reads the (few) inactive products.
+        Index(
+            "ix_products_inactive",
+            "product_id",
+            sqlite_where=text("active = 0"),
+            postgresql_where=text("active = false"),
+        ),
+    )
 
 
 class Purchase(Base):

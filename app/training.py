@@ -16,8 +16,10 @@ from app import versions
 from app.history import purchases_before
 from app.ml import artifact
 from app.ml.config import TrainConfig
+from app.ml.customers import CustomerSums
 from app.ml.dataset import EPOCH, Dataset, to_day
-from app.ml.evaluate import Split, evaluate, make_split
+from app.ml.evaluate import Ranker, Split, evaluate, make_split
+from app.ml.matrix import Lines
 from app.ml.model import Model, fit
 from app.ml.rank import popular_order, recommend
 
@@ -34,11 +36,19 @@ def fingerprint(data: Dataset) -> str:
     return h.hexdigest()
 
 
-def model_ranker(model: Model, data: Dataset) -> Any:
-    def rank(customer: int, history: Any, exclude: bool, k: int) -> list[int]:
+def fit_on(lines: Lines, data: Dataset, config: TrainConfig, *, day: float, until_day: float) -> Model:
+    """Fit on ``lines`` (ages counted back from ``day``, every line before ``until_day``)."""
+    customers = CustomerSums.build(lines, data.customers.ids, config, day, until_day)
+    return fit(customers, data.countries, data.products.ids, config)
+
+
+def model_ranker(model: Model, data: Dataset) -> Ranker:
+    """Offers exactly as served to each trained customer, without the live store."""
+
+    def rank(customer: int, exclude: bool, k: int) -> list[int]:
         _, offers = recommend(
             model,
-            history,
+            model.customers.of(customer),
             k,
             exclude_purchased=exclude,
             country=data.countries[customer],
@@ -49,14 +59,14 @@ def model_ranker(model: Model, data: Dataset) -> Any:
     return rank
 
 
-def popularity_ranker(model: Model, data: Dataset) -> Any:
+def popularity_ranker(model: Model, split: Split) -> Ranker:
     order = popular_order(model, None)
 
-    def rank(customer: int, history: Any, exclude: bool, k: int) -> list[int]:
+    def rank(customer: int, exclude: bool, k: int) -> list[int]:
         if not exclude:
             return [int(p) for p in order[:k]]
-        bought = set(history.product.tolist())
-        return [int(p) for p in order if int(p) not in bought][:k]
+        bought = split.bought_before.get(customer, np.zeros(0, np.int64))
+        return [int(p) for p in order[~np.isin(order, bought)][:k]]
 
     return rank
 
@@ -67,7 +77,7 @@ def gate_score(result: dict[str, dict[str, float]]) -> float:
 
 
 def evaluate_config(data: Dataset, split: Split, config: TrainConfig) -> dict[str, dict[str, float]]:
-    model = fit(split.train, data.countries, data.products.ids, config)
+    model = fit_on(split.train, data, config, day=split.cutoff_day, until_day=split.cutoff_day)
     return evaluate(split, model_ranker(model, data), k=config.eval_k)
 
 
@@ -79,9 +89,9 @@ def train(
     as_of_day = to_day(as_of)
     clock = data.clock(as_of_day)
     split = make_split(data, clock - config.eval_window_days, config.eval_window_days)
-    candidate = fit(split.train, data.countries, data.products.ids, config)
+    candidate = fit_on(split.train, data, config, day=split.cutoff_day, until_day=split.cutoff_day)
     result = evaluate(split, model_ranker(candidate, data), k=config.eval_k)
-    baseline = evaluate(split, popularity_ranker(candidate, data), k=config.eval_k)
+    baseline = evaluate(split, popularity_ranker(candidate, split), k=config.eval_k)
     evaluated = sum(int(r["customers"]) for r in result.values())
 
     gate: dict[str, Any] = {"candidate_score": gate_score(result)}
@@ -105,7 +115,9 @@ def train(
         )
 
     # Lines strictly before as_of, aged from the clock (the latest purchase before as_of).
-    model = fit(data.lines(as_of_day).aged(clock - as_of_day), data.countries, data.products.ids, config)
+    model = fit_on(
+        data.lines(as_of_day).aged(clock - as_of_day), data, config, day=clock, until_day=as_of_day
+    )
     metrics = {
         "evaluation": {
             "cutoff": (EPOCH + timedelta(days=split.cutoff_day)).isoformat() + "Z",

@@ -24,9 +24,8 @@ from app.import_job import run_import
 from app.importer import ONLINE_RETAIL
 from app.ml import artifact
 from app.ml.dataset import EPOCH
-from app.ml.matrix import confidence_matrix
-from app.ml.model import fit
-from app.training import train
+from app.ml.matrix import confidence_matrix, sums
+from app.training import fit_on, train
 from bench.common import data_file, database, write_results
 
 REPEATS = 3
@@ -59,13 +58,13 @@ def bench(kind: str, workdir: Path) -> dict[str, Any]:
         data = read()
         day = data.clock(data.last_day + 1)
         lines = data.lines(day)
-        conf = confidence_matrix(lines, len(data.customers), len(data.products), config)
+        conf = confidence_matrix(sums(lines, config), len(data.customers), len(data.products), config)
         timings["store_read"] = best_of(read)
         timings["matrix"] = best_of(
-            lambda: confidence_matrix(lines, len(data.customers), len(data.products), config)
+            lambda: confidence_matrix(sums(lines, config), len(data.customers), len(data.products), config)
         )
-        timings["fit"] = best_of(lambda: fit(lines, data.countries, data.products.ids, config))
-        model = fit(lines, data.countries, data.products.ids, config)
+        timings["fit"] = best_of(lambda: fit_on(lines, data, config, day=day, until_day=day))
+        model = fit_on(lines, data, config, day=day, until_day=day)
         n = iter(range(100))
         timings["save"] = best_of(lambda: artifact.save(model, workdir / f"{kind}-v{next(n)}", {}))
 

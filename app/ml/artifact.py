@@ -18,10 +18,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from app.ml.config import TrainConfig
+from app.ml.customers import CustomerSums
+from app.ml.ids import IdMap
+from app.ml.matrix import Sums
 from app.ml.model import Model
 
 MANIFEST = "manifest.json"
-FORMAT = 1
+FORMAT = 2
+SUM_FIELDS = ("customer", "product", "orders", "spend", "repeat", "bought", "last_age")
 
 
 class ArtifactError(Exception):
@@ -48,6 +52,7 @@ def save(model: Model, folder: Path, meta: dict[str, Any]) -> str:
             "neighbours_data": model.neighbours.data,
             "neighbours_indices": model.neighbours.indices,
             "neighbours_indptr": model.neighbours.indptr,
+            **{f"sums_{name}": getattr(model.customers.sums, name) for name in SUM_FIELDS},
         }
         if model.item_factors is not None and model.gram is not None:
             arrays["item_factors"] = model.item_factors
@@ -57,8 +62,14 @@ def save(model: Model, folder: Path, meta: dict[str, Any]) -> str:
         with (tmp / "arrays.npz").open("wb") as f:
             np.savez(f, **arrays)
         (tmp / "products.json").write_text(json.dumps(model.product_ids))
+        (tmp / "customers.json").write_text(json.dumps(model.customers.ids.ids))
+        clock = {"day": model.customers.day, "until_day": model.customers.until_day}
         (tmp / "meta.json").write_text(
-            json.dumps({**meta, "format": FORMAT, "config": model.config.to_dict()}, default=str, indent=2)
+            json.dumps(
+                {**meta, "format": FORMAT, "config": model.config.to_dict(), "customers": clock},
+                default=str,
+                indent=2,
+            )
         )
         files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
         checksum = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
@@ -93,7 +104,10 @@ def load(folder: Path) -> tuple[Model, dict[str, Any]]:
     verify(folder)
     try:
         meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("format") != FORMAT:
+            raise ArtifactError(f"{folder.name}: format {meta.get('format')}, this nbo reads {FORMAT}")
         product_ids = json.loads((folder / "products.json").read_text())
+        customer_ids = json.loads((folder / "customers.json").read_text())
         with np.load(folder / "arrays.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         n = len(product_ids)
@@ -108,6 +122,12 @@ def load(folder: Path) -> tuple[Model, dict[str, Any]]:
             gram=arrays.get("gram"),
             neighbours=neighbours,
             popularity=arrays["popularity"],
+            customers=CustomerSums(
+                IdMap(customer_ids),
+                Sums(*(arrays[f"sums_{name}"] for name in SUM_FIELDS)),
+                float(meta["customers"]["day"]),
+                float(meta["customers"]["until_day"]),
+            ),
             country_popular={k.partition(":")[2]: v for k, v in arrays.items() if k.startswith("country:")},
         )
     except (OSError, ValueError, KeyError) as exc:

@@ -100,25 +100,3 @@ class Dataset:
     @property
     def last_day(self) -> float:
         return float(self.day.max()) if len(self.day) else 0.0
-
-
-def split_by_customer(lines: Lines) -> dict[int, Lines]:
-    """Each customer's own lines (one sort, then slices)."""
-    order = np.argsort(lines.customer, kind="stable")
-    cust = lines.customer[order]
-    bounds = np.flatnonzero(np.diff(cust)) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [len(cust)]])
-    out: dict[int, Lines] = {}
-    for s, e in zip(starts, ends, strict=True):
-        if e > s:
-            idx = order[s:e]
-            out[int(cust[s])] = Lines(
-                lines.customer[idx],
-                lines.product[idx],
-                lines.order[idx],
-                lines.quantity[idx],
-                lines.spend[idx],
-                lines.age_days[idx],
-            )
-    return out

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from app.ml.dataset import Dataset, split_by_customer
+from app.ml.dataset import Dataset
 from app.ml.matrix import Lines
 
 METRICS = ("hit_rate", "precision", "recall", "ndcg")
-Ranker = Callable[[int, Lines, bool, int], list[int]]  # (customer, history, exclude_purchased, k) -> codes
+Ranker = Callable[[int, bool, int], list[int]]  # (customer code, exclude_purchased, k) -> product codes
 
 
 @dataclass
@@ -28,28 +29,29 @@ class Task:
 @dataclass
 class Split:
     cutoff_day: float
-    train: Lines
-    history: dict[int, Lines]
+    train: Lines  # ages counted back from the cutoff
+    bought_before: dict[int, npt.NDArray[np.int64]]  # per customer with a purchase before the cutoff
     tasks: list[Task]
+
+
+def _by_customer(customer: npt.NDArray[np.int64], product: npt.NDArray[np.int64]) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = {}
+    for c, p in zip(customer.tolist(), product.tolist(), strict=True):
+        out.setdefault(c, set()).add(p)
+    return out
 
 
 def make_split(data: Dataset, cutoff_day: float, window_days: float) -> Split:
     train = data.lines(cutoff_day)
     test = data.lines(cutoff_day + window_days, cutoff_day)
-    history = split_by_customer(train)
-    bought_before: dict[int, set[int]] = {
-        c: set(lines.product[lines.quantity > 0].tolist()) for c, lines in history.items()
-    }
-    truth_all: dict[int, set[int]] = {}
-    pos = test.quantity > 0
-    for c, p in zip(test.customer[pos].tolist(), test.product[pos].tolist(), strict=True):
-        truth_all.setdefault(c, set()).add(p)
-    repeat = {c: t for c, t in truth_all.items() if bought_before.get(c)}
-    discovery = {c: t - bought_before[c] for c, t in repeat.items() if t - bought_before[c]}
+    before = _by_customer(train.customer[train.quantity > 0], train.product[train.quantity > 0])
+    after = _by_customer(test.customer[test.quantity > 0], test.product[test.quantity > 0])
+    repeat = {c: t for c, t in after.items() if c in before}
+    discovery = {c: t - before[c] for c, t in repeat.items() if t - before[c]}
     return Split(
         cutoff_day,
         train,
-        history,
+        {c: np.fromiter(sorted(p), dtype=np.int64) for c, p in before.items()},
         [Task("repeat", False, repeat), Task("discovery", True, discovery)],
     )
 
@@ -73,7 +75,7 @@ def evaluate(split: Split, rank: Ranker, k: int = 10) -> dict[str, dict[str, flo
     for task in split.tasks:
         sums = dict.fromkeys(METRICS, 0.0)
         for customer, truth in task.truth.items():
-            ranked = rank(customer, split.history[customer], task.exclude_purchased, k)
+            ranked = rank(customer, task.exclude_purchased, k)
             for name, value in at_k(ranked, truth, k).items():
                 sums[name] += value
         n = max(len(task.truth), 1)

@@ -1,4 +1,9 @@
-"""From purchase lines to per customer × product signals: decayed order frequency, spend, confidence."""
+"""From purchase lines to per customer × product sums: decayed order frequency, spend, confidence.
+
+The sums over disjoint sets of orders add up, and decay only rescales them as time passes, so the
+sums of a customer's trained history, aged to the moment of a request and merged with the lines that
+came after training, equal the sums of their whole history.
+"""
 
 from __future__ import annotations
 
@@ -45,14 +50,34 @@ class Lines:
 
 
 @dataclass(frozen=True)
-class Signals:
-    """Per (customer, product) pair with at least one order kept after returns."""
+class Sums:
+    """Per (customer, product) pair, sorted by customer then product."""
 
     customer: I64
     product: I64
-    orders: F64  # decayed count of orders with a positive net quantity
-    spend: F64  # decayed net spend, returns netted, floored at 0
-    last_age: F64  # days since the latest such order
+    orders: F64  # orders with a positive net quantity, decayed with half_life_days
+    spend: F64  # net spend, returns netted (negative when returns outweigh), decayed with half_life_days
+    repeat: F64  # the same orders, decayed with repeat_half_life_days
+    bought: F64  # lines with a positive quantity, not decayed (0: never bought, e.g. a return only)
+    last_age: F64  # days since the latest order with a positive net quantity (inf: none)
+
+    def __len__(self) -> int:
+        return len(self.customer)
+
+    def take(self, index: npt.NDArray[np.bool_] | slice) -> Sums:
+        return Sums(
+            self.customer[index],
+            self.product[index],
+            self.orders[index],
+            self.spend[index],
+            self.repeat[index],
+            self.bought[index],
+            self.last_age[index],
+        )
+
+    def purchased(self) -> I64:
+        """Products the customer(s) ever bought."""
+        return self.product[self.bought > 0]
 
 
 def decay(age_days: F64, half_life_days: float) -> F64:
@@ -62,7 +87,8 @@ def decay(age_days: F64, half_life_days: float) -> F64:
 
 
 def _group(*columns: I64) -> tuple[I64, I64]:
-    """Group rows by several non-negative integer columns: (group of each row, the groups' columns).
+    """Group rows by several non-negative integer columns: (group of each row, the groups' columns),
+    groups in lexicographic order.
 
     The columns are packed into one int64 key when they fit (a 1-D sort is far faster than a row sort).
     """
@@ -81,47 +107,81 @@ def _group(*columns: I64) -> tuple[I64, I64]:
     return inverse.ravel().astype(np.int64), rows.astype(np.int64)
 
 
-def signals(lines: Lines, half_life_days: float) -> Signals:
-    empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+def _add(groups: I64, weights: npt.ArrayLike, n: int) -> F64:
+    """Per group, the sum of its rows' weights."""
+    return np.bincount(groups, weights=weights, minlength=n).astype(np.float64)
+
+
+EMPTY = Sums(*(np.zeros(0, dtype=np.int64),) * 2, *(np.zeros(0, dtype=np.float64),) * 5)
+
+
+def sums(lines: Lines, config: TrainConfig) -> Sums:
+    """Sum the lines per (customer, product); the lines of one order are netted first."""
     if len(lines) == 0:
-        return Signals(empty_i, empty_i, empty_f, empty_f, empty_f)
-    # One group per (customer, product, order): the net of that order's lines for the product.
+        return EMPTY
     inverse, groups = _group(lines.customer, lines.product, lines.order)
-    net_qty = np.bincount(inverse, weights=lines.quantity, minlength=len(groups))
-    net_spend = np.bincount(inverse, weights=lines.spend, minlength=len(groups))
+    net_qty = _add(inverse, lines.quantity, len(groups))
+    net_spend = _add(inverse, lines.spend, len(groups))
+    positive_lines = _add(inverse, lines.quantity > 0, len(groups))
     age = np.full(len(groups), np.inf)
     np.minimum.at(age, inverse, lines.age_days)
-    weight = decay(age, half_life_days)
-    bought = net_qty > 0
+    weight = decay(age, config.half_life_days)
+    positive = net_qty > 0
 
     pair_of_group, pairs = _group(groups[:, 0], groups[:, 1])
-    orders = np.bincount(pair_of_group, weights=weight * bought, minlength=len(pairs))
-    spend = np.bincount(pair_of_group, weights=weight * net_spend, minlength=len(pairs))
-    last = np.full(len(pairs), np.inf)
-    np.minimum.at(last, pair_of_group[bought], age[bought])
-    keep = orders > 0
-    return Signals(
-        pairs[keep, 0].astype(np.int64),
-        pairs[keep, 1].astype(np.int64),
-        orders[keep].astype(np.float64),
-        np.maximum(spend[keep], 0.0),
-        last[keep],
+    n = len(pairs)
+    last = np.full(n, np.inf)
+    np.minimum.at(last, pair_of_group[positive], age[positive])
+    return Sums(
+        customer=pairs[:, 0].astype(np.int64),
+        product=pairs[:, 1].astype(np.int64),
+        orders=_add(pair_of_group, weight * positive, n),
+        spend=_add(pair_of_group, weight * net_spend, n),
+        repeat=_add(pair_of_group, decay(age, config.repeat_half_life_days) * positive, n),
+        bought=_add(pair_of_group, positive_lines, n),
+        last_age=last,
     )
 
 
-def confidence_values(s: Signals, config: TrainConfig) -> F64:
-    strength = config.frequency_weight * np.log1p(s.orders) + config.monetary_weight * np.log1p(s.spend)
+def aged(s: Sums, days: float, config: TrainConfig) -> Sums:
+    """The same sums seen ``days`` later: decay rescales every decayed sum alike."""
+    if days == 0:
+        return s
+    f = float(decay(np.array([days]), config.half_life_days)[0])
+    r = float(decay(np.array([days]), config.repeat_half_life_days)[0])
+    return Sums(s.customer, s.product, s.orders * f, s.spend * f, s.repeat * r, s.bought, s.last_age + days)
+
+
+def merge(a: Sums, b: Sums) -> Sums:
+    """The sums of two disjoint sets of orders."""
+    if len(b) == 0:
+        return a
+    if len(a) == 0:
+        return b
+    cat = [np.concatenate([x, y]) for x, y in zip(_fields(a), _fields(b), strict=True)]
+    inverse, pairs = _group(cat[0], cat[1])
+    n = len(pairs)
+    last = np.full(n, np.inf)
+    np.minimum.at(last, inverse, cat[6])
+    orders, spend, repeat, bought = (_add(inverse, col, n) for col in cat[2:6])
+    return Sums(
+        pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), orders, spend, repeat, bought, last
+    )
+
+
+def _fields(s: Sums) -> tuple[npt.NDArray[np.generic], ...]:
+    return (s.customer, s.product, s.orders, s.spend, s.repeat, s.bought, s.last_age)
+
+
+def confidence_values(s: Sums, config: TrainConfig) -> F64:
+    spend = np.maximum(s.spend, 0.0)
+    strength = config.frequency_weight * np.log1p(s.orders) + config.monetary_weight * np.log1p(spend)
     return np.asarray(1.0 + config.alpha * strength, dtype=np.float64)
 
 
-def confidence_matrix(lines: Lines, n_customers: int, n_products: int, config: TrainConfig) -> sp.csr_matrix:
-    """Customers × products confidence for the latent-factor model and the co-purchase neighbours."""
-    s = signals(lines, config.half_life_days)
-    values = confidence_values(s, config).astype(np.float32)
-    return sp.csr_matrix((values, (s.customer, s.product)), shape=(n_customers, n_products))
-
-
-def repeat_matrix(lines: Lines, n_customers: int, n_products: int, config: TrainConfig) -> sp.csr_matrix:
-    """Each customer's own decayed order frequency per product: who is due to buy it again."""
-    s = signals(lines, config.repeat_half_life_days)
-    return sp.csr_matrix((s.orders, (s.customer, s.product)), shape=(n_customers, n_products))
+def confidence_matrix(s: Sums, n_customers: int, n_products: int, config: TrainConfig) -> sp.csr_matrix:
+    """Customers × products confidence for the latent-factor model and the co-purchase neighbours:
+    every pair with at least one order kept after returns."""
+    kept = s.take(s.orders > 0)
+    values = confidence_values(kept, config).astype(np.float32)
+    return sp.csr_matrix((values, (kept.customer, kept.product)), shape=(n_customers, n_products))

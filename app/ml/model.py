@@ -11,11 +11,13 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from app.ml.config import TrainConfig
-from app.ml.matrix import Lines, confidence_matrix
+from app.ml.customers import CustomerSums
+from app.ml.matrix import Sums, confidence_matrix
 
 log = logging.getLogger("nbo.ml")
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
@@ -28,16 +30,47 @@ class Model:
     item_factors: F32 | None  # products × factors (None for item_knn)
     gram: F32 | None  # YᵀY + λI, for folding a customer in
     neighbours: sp.csr_matrix  # products × products co-purchase similarity (top-K per row)
-    popularity: npt.NDArray[np.float64]  # distinct recent buyers per product
+    popularity: F64  # distinct recent buyers per product
+    customers: CustomerSums  # the trained customers' sums
     country_popular: dict[str, I64] = field(default_factory=dict)  # country -> product codes, best first
+    # Derived once at load, used by every request.
     product_index: dict[str, int] = field(init=False)
+    popular_rank: I64 = field(init=False)  # product codes, most popular first
+    popular_part: F32 = field(init=False)  # popularity scaled to [0, popular_weight]
+    unit_factors: F32 | None = field(init=False)  # item factors scaled to unit length (explanations)
+    # The neighbours as products × K arrays (padded with weight 0): gathering a customer's rows is
+    # then one fancy index instead of a dozen array operations.
+    neighbour_ids: npt.NDArray[np.int32] = field(init=False)
+    neighbour_weights: F32 = field(init=False)
 
     def __post_init__(self) -> None:
         self.product_index = {p: i for i, p in enumerate(self.product_ids)}
+        self.popular_rank = np.argsort(-self.popularity, kind="stable").astype(np.int64)
+        top = float(self.popularity.max()) if len(self.popularity) else 0.0
+        weight = self.config.popular_weight / top if top > 0 else 0.0
+        self.popular_part = (self.popularity * weight).astype(np.float32)
+        self.neighbour_ids, self.neighbour_weights = padded_rows(self.neighbours)
+        self.unit_factors = None
+        if self.item_factors is not None:
+            norms = np.maximum(np.linalg.norm(self.item_factors, axis=1, keepdims=True), 1e-9)
+            self.unit_factors = (self.item_factors / norms).astype(np.float32)
 
     @property
     def n_products(self) -> int:
         return len(self.product_ids)
+
+
+def padded_rows(m: sp.csr_matrix) -> tuple[npt.NDArray[np.int32], F32]:
+    """The rows of ``m`` as two dense arrays (column ids, values), padded with zeros to the longest."""
+    lengths = np.diff(m.indptr)
+    width = int(lengths.max()) if len(lengths) else 0
+    ids = np.zeros((m.shape[0], width), dtype=np.int32)
+    values = np.zeros((m.shape[0], width), dtype=np.float32)
+    rows = np.repeat(np.arange(m.shape[0]), lengths)
+    slots = np.arange(m.nnz) - m.indptr[rows]
+    ids[rows, slots] = m.indices
+    values[rows, slots] = m.data
+    return ids, values
 
 
 def fit_factors(conf: sp.csr_matrix, config: TrainConfig) -> F32 | None:
@@ -83,48 +116,45 @@ def fit_neighbours(conf: sp.csr_matrix, k: int) -> sp.csr_matrix:
     return sim
 
 
-def popularity(lines: Lines, n_products: int, days: float) -> npt.NDArray[np.float64]:
-    """Distinct buyers per product over the last ``days`` (all history when that window is empty)."""
-    recent = lines.take((lines.age_days <= days) & (lines.quantity > 0))
-    if len(recent) == 0:
-        recent = lines.take(lines.quantity > 0)
-    pairs = np.unique(np.stack([recent.customer, recent.product], axis=1), axis=0)
-    return np.bincount(pairs[:, 1], minlength=n_products).astype(np.float64)
+def _recent_buyers(s: Sums, days: float) -> Sums:
+    """Pairs whose latest order is within ``days`` (every bought pair when that window is empty)."""
+    recent = s.take(s.last_age <= days)
+    return recent if len(recent) else s.take(s.orders > 0)
+
+
+def popularity(s: Sums, n_products: int, days: float) -> F64:
+    """Distinct buyers per product over the last ``days``."""
+    return np.bincount(_recent_buyers(s, days).product, minlength=n_products).astype(np.float64)
 
 
 def country_rankings(
-    lines: Lines, countries: list[str | None], pop: npt.NDArray[np.float64], days: float, top: int = 200
+    s: Sums, countries: list[str | None], pop: F64, days: float, top: int = 200
 ) -> dict[str, I64]:
     """Per country, its own most popular products (distinct recent buyers), best first."""
     by_country: dict[str, I64] = {}
     country_of = np.array([c or "" for c in countries], dtype=object)
-    recent = lines.take((lines.age_days <= days) & (lines.quantity > 0))
+    recent = s.take(s.last_age <= days)
+    recent_country = country_of[recent.customer] if len(recent) else np.zeros(0, dtype=object)
     for country in sorted({c for c in countries if c}):
-        sub = recent.take(country_of[recent.customer] == country)
-        if len(sub) == 0:
+        counts = np.bincount(recent.product[recent_country == country], minlength=len(pop))
+        if not counts.any():
             continue
-        pairs = np.unique(np.stack([sub.customer, sub.product], axis=1), axis=0)
-        counts = np.bincount(pairs[:, 1], minlength=len(pop)).astype(np.float64)
-        order = np.lexsort((-pop, -counts))  # ties broken by global popularity
-        order = order[counts[order] > 0][:top]
-        by_country[country] = order.astype(np.int64)
+        order = np.lexsort((-pop, -counts))  # ties broken by overall popularity
+        by_country[country] = order[counts[order] > 0][:top].astype(np.int64)
     return by_country
 
 
 def fit(
-    lines: Lines,
-    customer_countries: list[str | None],
-    product_ids: list[str],
-    config: TrainConfig,
+    customers: CustomerSums, countries: list[str | None], product_ids: list[str], config: TrainConfig
 ) -> Model:
-    """Fit on lines whose ``age_days`` count back from the training time."""
-    n_customers, n_products = len(customer_countries), len(product_ids)
-    conf = confidence_matrix(lines, n_customers, n_products, config)
+    """Fit on the customers' sums (``countries`` per customer code)."""
+    n_customers, n_products = len(customers.ids), len(product_ids)
+    conf = confidence_matrix(customers.sums, n_customers, n_products, config)
     factors = fit_factors(conf, config)
     gram = None
     if factors is not None:
         gram = (factors.T @ factors + config.regularization * np.eye(factors.shape[1])).astype(np.float32)
-    pop = popularity(lines, n_products, config.popularity_days)
+    pop = popularity(customers.sums, n_products, config.popularity_days)
     return Model(
         config=config,
         product_ids=product_ids,
@@ -132,5 +162,6 @@ def fit(
         gram=gram,
         neighbours=fit_neighbours(conf, config.neighbours),
         popularity=pop,
-        country_popular=country_rankings(lines, customer_countries, pop, config.popularity_days),
+        customers=customers,
+        country_popular=country_rankings(customers.sums, countries, pop, config.popularity_days),
     )

@@ -97,6 +97,29 @@ def test_rules_inactive_fold_in_and_as_of(committed_client: TestClient) -> None:
     before = offers(client, "newbie", limit=3, as_of="2011-12-05T09:00:00Z")
     assert before["strategy"] == "popular"
 
+    # a trained customer: the version holds their history, the store what they bought since
+    c3_before = offers(client, "c3", limit=30, exclude_purchased="true")["offers"]
+    foreign = next(o["product_id"] for o in c3_before if not o["product_id"].startswith("k0-"))
+    ingest(
+        client,
+        [
+            {
+                "event_id": "c3-late",
+                "customer_id": "c3",
+                "product_id": foreign,
+                "quantity": 1,
+                "unit_price": 2.0,
+                "occurred_at": "2011-12-06T10:00:00Z",
+            }
+        ],
+    )
+    c3_after = offers(client, "c3", limit=30, exclude_purchased="true")["offers"]
+    assert foreign not in {o["product_id"] for o in c3_after}
+    # ... and a moment before the version's as_of reads their whole history from the store instead
+    earlier = offers(client, "c3", limit=30, exclude_purchased="true", as_of="2011-11-20T00:00:00Z")
+    assert earlier["strategy"].startswith("personalized")
+    assert foreign in {o["product_id"] for o in earlier["offers"]}  # not bought yet at that moment
+
 
 def test_rollback_corruption_and_swap_without_failures(committed_client: TestClient) -> None:
     client = committed_client

@@ -10,7 +10,8 @@ import pytest
 
 from app.ml import artifact
 from app.ml.config import TrainConfig
-from app.ml.matrix import Lines, confidence_matrix, signals
+from app.ml.customers import CustomerSums
+from app.ml.matrix import Lines, Sums, confidence_matrix, sums
 from app.ml.model import Model, fit
 from app.ml.rank import recommend
 
@@ -30,8 +31,18 @@ def lines_from(rows: Sequence[tuple[float, ...]]) -> Lines:
     )
 
 
-def of_customer(lines: Lines, customer: int) -> Lines:
-    return lines.take(lines.customer == customer)
+def fit_lines(lines: Lines, countries: list[str | None], products: list[str], config: TrainConfig) -> Model:
+    """Fit on lines whose ages count back from day 0 (customer i is "c<i>")."""
+    customers = CustomerSums.build(lines, [f"c{i}" for i in range(len(countries))], config, 0.0, 0.0)
+    return fit(customers, countries, products, config)
+
+
+def of_customer(model: Model, customer: int) -> Sums:
+    return model.customers.of(customer)
+
+
+def new_customer(lines: Lines) -> Sums:
+    return sums(lines, SMALL)
 
 
 def checkerboard(n: int = 20) -> Lines:
@@ -51,9 +62,9 @@ def test_checkerboard_offers_the_held_out_product(algorithm: str) -> None:
     n = 20
     lines = checkerboard(n)
     config = dataclasses.replace(SMALL, algorithm=algorithm)  # type: ignore[arg-type]
-    model = fit(lines, [None] * n, [f"p{j}" for j in range(n)], config)
+    model = fit_lines(lines, [None] * n, [f"p{j}" for j in range(n)], config)
     for i in range(n):
-        strategy, offers = recommend(model, of_customer(lines, i), 1, exclude_purchased=True)
+        strategy, offers = recommend(model, of_customer(model, i), 1, exclude_purchased=True)
         assert strategy == "personalized"
         assert offers[0].product == i, (i, offers)
 
@@ -64,10 +75,10 @@ def test_frequent_and_valuable_outranks_bought_once() -> None:
     rows = [(0, 0, k, 10, 5.0, 10.0 + k) for k in range(5)] + [(0, 1, 9, 1, 1.0, 12.0)]
     rows += [(c, p, 100 + c * 2 + p, 1, 1.0, 20.0) for c in range(1, 6) for p in (0, 1)]
     lines = lines_from(rows)
-    conf = confidence_matrix(lines, 6, 2, SMALL)
+    conf = confidence_matrix(sums(lines, SMALL), 6, 2, SMALL)
     assert conf[0, 0] > conf[0, 1] > 1.0
-    model = fit(lines, [None] * 6, ["often", "once"], SMALL)
-    _, offers = recommend(model, of_customer(lines, 0), 2)
+    model = fit_lines(lines, [None] * 6, ["often", "once"], SMALL)
+    _, offers = recommend(model, of_customer(model, 0), 2)
     assert [o.product for o in offers] == [0, 1]
     assert offers[0].reason == "repurchase"
     assert offers[0].because == [0]
@@ -75,15 +86,17 @@ def test_frequent_and_valuable_outranks_bought_once() -> None:
 
 def test_returns_are_netted() -> None:
     lines = lines_from([(0, 0, 1, 2, 3.0, 5.0), (0, 0, 1, -2, 3.0, 4.0), (0, 1, 2, 1, 3.0, 5.0)])
-    s = signals(lines, half_life_days=0)
-    assert s.product.tolist() == [1]  # product 0 was bought and returned in the same order
+    s = sums(lines, dataclasses.replace(SMALL, half_life_days=0))
+    kept = s.take(s.orders > 0)
+    assert kept.product.tolist() == [1]  # product 0 was bought and returned in the same order
+    assert s.purchased().tolist() == [0, 1]  # ... but it was bought: exclude_purchased leaves it out
 
 
 def test_prospect_gets_popular_by_country_and_never_banned() -> None:
     rows = [(c, 0, c, 1, 1.0, 5.0) for c in range(5)] + [(5, 1, 50, 1, 1.0, 5.0), (6, 1, 51, 1, 1.0, 5.0)]
     countries: list[str | None] = [None] * 5 + ["France", "France"]
-    model = fit(lines_from(rows), countries, ["a", "b", "c"], SMALL)
-    empty = lines_from([])
+    model = fit_lines(lines_from(rows), countries, ["a", "b", "c"], SMALL)
+    empty = new_customer(lines_from([]))
     strategy, offers = recommend(model, empty, 2)
     assert strategy == "popular"
     assert [o.product for o in offers] == [0, 1]
@@ -97,8 +110,8 @@ def test_prospect_gets_popular_by_country_and_never_banned() -> None:
 
 def test_list_filled_up_to_limit_without_repeats() -> None:
     lines = checkerboard(10)
-    model = fit(lines, [None] * 10, [f"p{j}" for j in range(10)], SMALL)
-    _, offers = recommend(model, of_customer(lines, 0), 10)
+    model = fit_lines(lines, [None] * 10, [f"p{j}" for j in range(10)], SMALL)
+    _, offers = recommend(model, of_customer(model, 0), 10)
     products = [o.product for o in offers]
     assert len(products) == 10
     assert len(set(products)) == 10
@@ -107,9 +120,9 @@ def test_list_filled_up_to_limit_without_repeats() -> None:
 
 def test_fold_in_changes_offers_with_a_new_purchase() -> None:
     lines = checkerboard(20)
-    model = fit(lines, [None] * 20, [f"p{j}" for j in range(20)], SMALL)
-    even = lines_from([(99, 2, 1, 1, 1.0, 1.0)])
-    odd = lines_from([(99, 3, 1, 1, 1.0, 1.0)])
+    model = fit_lines(lines, [None] * 20, [f"p{j}" for j in range(20)], SMALL)
+    even = new_customer(lines_from([(99, 2, 1, 1, 1.0, 1.0)]))
+    odd = new_customer(lines_from([(99, 3, 1, 1, 1.0, 1.0)]))
     _, a = recommend(model, even, 5, exclude_purchased=True)
     _, b = recommend(model, odd, 5, exclude_purchased=True)
     assert all(o.product % 2 == 0 for o in a)
@@ -118,7 +131,7 @@ def test_fold_in_changes_offers_with_a_new_purchase() -> None:
 
 def test_artifact_round_trip_and_corruption_refused(tmp_path: Path) -> None:
     lines = checkerboard(10)
-    model = fit(lines, [None] * 8 + ["UK", "UK"], [f"p{j}" for j in range(10)], SMALL)
+    model = fit_lines(lines, [None] * 8 + ["UK", "UK"], [f"p{j}" for j in range(10)], SMALL)
     folder = tmp_path / "v1"
     artifact.save(model, folder, {"version": "v1"})
     loaded, meta = artifact.load(folder)
@@ -130,6 +143,9 @@ def test_artifact_round_trip_and_corruption_refused(tmp_path: Path) -> None:
     assert model.item_factors is not None
     np.testing.assert_array_equal(loaded.item_factors, model.item_factors)
     assert set(loaded.country_popular) == {"UK"}
+    assert loaded.customers.ids.ids == model.customers.ids.ids
+    for code in range(10):
+        np.testing.assert_array_equal(loaded.customers.of(code).orders, model.customers.of(code).orders)
     with pytest.raises(artifact.ArtifactError):
         artifact.save(model, folder, {})
     data = bytearray((folder / "arrays.npz").read_bytes())
@@ -141,3 +157,36 @@ def test_artifact_round_trip_and_corruption_refused(tmp_path: Path) -> None:
     with pytest.raises(artifact.ArtifactError, match="manifest"):
         artifact.load(folder)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_trained_sums_aged_and_merged_with_later_lines_equal_the_whole_history() -> None:
+    """What serving does (trained sums + lines since training) equals summing every line afresh."""
+    rng = np.random.default_rng(3)
+    rows = [
+        (
+            int(rng.integers(0, 4)),  # customer
+            int(rng.integers(0, 6)),  # product
+            order,
+            int(rng.choice([-1, 1, 2, 5])),  # quantity, returns included
+            float(rng.uniform(1, 9)),  # unit price
+            float(rng.uniform(0, 400)),  # age in days
+        )
+        for order in range(300)
+    ]
+    everything = lines_from(rows)
+    config = dataclasses.replace(SMALL, half_life_days=90, repeat_half_life_days=30)
+    # Trained 100 days ago on the lines older than that; the request comes now.
+    old = everything.take(everything.age_days >= 100).aged(-100)
+    trained = CustomerSums.build(old, ["a", "b", "c", "d"], config, day=0.0, until_day=0.0)
+    for code, name in enumerate(["a", "b", "c", "d"]):
+        mine = everything.take(everything.customer == code)
+        later = mine.take(mine.age_days < 100)
+        # Serving reads the later lines of one customer and numbers them 0 (here: 9).
+        later = dataclasses.replace(later, customer=np.full(len(later), 9, dtype=np.int64))
+        served = trained.at(name, 100.0, later, config)
+        fresh = sums(mine, config)
+        np.testing.assert_array_equal(served.product, fresh.product)
+        for field in ("orders", "spend", "repeat", "bought", "last_age"):
+            np.testing.assert_allclose(getattr(served, field), getattr(fresh, field), rtol=1e-9)
+    # An unknown customer has only their later lines.
+    assert len(trained.at("nobody", 100.0, lines_from([]), config)) == 0
