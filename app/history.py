@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
     Float,
-    bindparam,
     cast,
     false,
     func,
     literal_column,
-    null,
     select,
-    union_all,
 )
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from app.ml.dataset import Dataset
@@ -68,103 +62,6 @@ def purchases_before(session: Session, *, before: datetime, products: IdMap | No
         countries=countries,
         products=products,
     )
-
-
-HistoryRow = tuple[str, int, float, float, str | None]  # product_id, quantity, unit_price, day, order_id
-
-
-@dataclass
-class Snapshot:
-    """What one offers request needs from the store, read in one round trip."""
-
-    lines: list[HistoryRow]  # the customer's lines in [since, before)
-    known: bool  # the customer is in the store
-    country: str | None
-    inactive: list[str]  # inactive products
-    clock_day: float | None  # the store's latest purchase before ``before``, in days
-
-
-_LINE, _CUSTOMER, _INACTIVE, _CLOCK = range(4)
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    sql: str
-    names: tuple[str, ...] | None  # positional parameter order, or None for named parameters
-    to_db: Callable[[datetime], Any]  # how the dialect stores a time
-
-
-_SNAPSHOT: dict[str, _Compiled] = {}
-
-
-def _snapshot_sql(dialect: Dialect) -> _Compiled:
-    """Built and compiled once per dialect: building and compiling cost more than running it."""
-    if dialect.name not in _SNAPSHOT:
-        customer = bindparam("customer", type_=Customer.customer_id.type)
-        since = bindparam("since", type_=Purchase.occurred_at.type)
-        before = bindparam("before", type_=Purchase.occurred_at.type)
-        latest = epoch_days(dialect, func.max(Purchase.occurred_at))
-        stmt: CompoundSelect[Any] = union_all(
-            select(
-                literal_column(str(_LINE)),
-                Purchase.product_id,
-                Purchase.quantity,
-                Purchase.unit_price,
-                epoch_days(dialect),
-                Purchase.order_id,
-            ).where(
-                Purchase.customer_id == customer, Purchase.occurred_at >= since, Purchase.occurred_at < before
-            ),
-            select(literal_column(str(_CUSTOMER)), Customer.country, null(), null(), null(), null()).where(
-                Customer.customer_id == customer
-            ),
-            select(literal_column(str(_INACTIVE)), Product.product_id, null(), null(), null(), null()).where(
-                Product.active == false()
-            ),
-            select(literal_column(str(_CLOCK)), null(), null(), null(), latest, null()).where(
-                Purchase.occurred_at < before
-            ),
-        )
-        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        positional = compiled.positiontup
-        processor = Purchase.occurred_at.type.bind_processor(dialect)
-        _SNAPSHOT[dialect.name] = _Compiled(
-            compiled.string,
-            tuple(positional) if positional else None,
-            processor if processor is not None else (lambda moment: moment),
-        )
-    return _SNAPSHOT[dialect.name]
-
-
-def serving_snapshot(engine: Engine, *, customer_id: str, since: datetime, before: datetime) -> Snapshot:
-    """The customer's lines in [since, before), whether they exist and their country, the inactive
-    products and the store's clock, in one statement (one consistent read).
-
-    This runs on every offers request, on a pooled driver connection: a Session's transaction
-    bookkeeping costs ten times the query itself.
-    """
-    compiled = _snapshot_sql(engine.dialect)
-    values = {"customer": customer_id, "since": compiled.to_db(since), "before": compiled.to_db(before)}
-    params: Any = values if compiled.names is None else tuple(values[n] for n in compiled.names)
-    connection = engine.raw_connection()  # back to the pool, rolled back, on close
-    try:
-        cursor = connection.cursor()
-        cursor.execute(compiled.sql, params)
-        rows = cursor.fetchall()
-        cursor.close()
-    finally:
-        connection.close()
-    snap = Snapshot([], False, None, [], None)
-    for kind, key, quantity, price, day, order_id in rows:
-        if kind == _LINE:
-            snap.lines.append((key, quantity, price, day, order_id))
-        elif kind == _CUSTOMER:
-            snap.known, snap.country = True, key
-        elif kind == _INACTIVE:
-            snap.inactive.append(key)
-        else:
-            snap.clock_day = day
-    return snap
 
 
 def inactive_products(session: Session) -> set[str]:

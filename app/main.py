@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.limits import BodyLimitMiddleware
 from app.serving import RecommendationLog, Serving
+from app.snapshot import SnapshotReader
 from app.training import Trainer
 
 log = logging.getLogger("nbo")
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.trainer.shutdown()
             app.state.serving.stop()
             app.state.recommendation_log.stop()
+            app.state.snapshot_reader.close()
             app.state.engine.dispose()
 
     app = FastAPI(title="nbo", version="0.1.0", lifespan=lifespan)
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = factory
     app.state.serving = Serving(factory, settings.models_dir, settings.model_poll_seconds)
     app.state.recommendation_log = RecommendationLog(factory)
+    app.state.snapshot_reader = SnapshotReader(engine)
     app.state.trainer = Trainer(factory, settings.models_dir, settings.train)
 
     errors.install(app)

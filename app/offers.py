@@ -6,15 +6,15 @@ import secrets
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.history import HistoryRow, inactive_products, serving_snapshot
+from app.history import inactive_products
 from app.ml.dataset import EPOCH, to_day
 from app.ml.matrix import Lines, sums
 from app.ml.model import Model
 from app.ml.rank import recommend
 from app.serving import Loaded
+from app.snapshot import HistoryRow, SnapshotReader
 
 EMPTY_LINES = Lines(*(np.zeros(0, dtype=np.int64),) * 3, *(np.zeros(0, dtype=np.float64),) * 3)
 
@@ -41,7 +41,7 @@ def customer_lines(model: Model, rows: list[HistoryRow], clock_day: float) -> Li
 
 
 def offers_for(
-    engine: Engine,
+    reader: SnapshotReader,
     loaded: Loaded,
     *,
     customer_id: str,
@@ -55,9 +55,7 @@ def offers_for(
     # for an earlier moment reads the customer's whole history before it instead.
     trained_until = EPOCH + timedelta(days=trained.until_day)
     use_trained = as_of >= trained_until
-    snap = serving_snapshot(
-        engine, customer_id=customer_id, since=trained_until if use_trained else EPOCH, before=as_of
-    )
+    snap = reader.read(customer_id=customer_id, since=trained_until if use_trained else EPOCH, before=as_of)
     # Recency counts from the store's latest purchase before as_of, as in training.
     clock = snap.clock_day if snap.clock_day is not None else to_day(as_of)
     later = customer_lines(model, snap.lines, clock)

@@ -44,7 +44,7 @@ async def get_offers(
     loaded = loaded_model(request)
     moment = to_naive_utc(as_of) if as_of is not None else utcnow()
     answer = offers_for(
-        request.app.state.engine,
+        request.app.state.snapshot_reader,
         loaded,
         customer_id=customer_id,
         limit=limit,

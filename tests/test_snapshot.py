@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import make_engine
+from app.main import create_app
+from app.ml.dataset import to_day
+from app.schemas import CustomerIn, ProductIn, PurchaseEvent
+from app.serving import Loaded
+from app.snapshot import SnapshotReader
+from app.store import add_purchases, upsert_customers, upsert_products
+from tests.conftest import empty_tables
+from tests.ml.test_rank import SMALL, checkerboard, fit_lines
+
+
+def event(n: int, customer: str, product: str, when: str, order: str | None = None) -> PurchaseEvent:
+    return PurchaseEvent(
+        event_id=f"e{n}",
+        customer_id=customer,
+        product_id=product,
+        quantity=2,
+        unit_price=1.5,
+        occurred_at=datetime.fromisoformat(when),
+        order_id=order,
+    )
+
+
+@pytest.fixture
+def stored(engine: Engine) -> Iterator[Engine]:
+    """Committed rows (the reader has a connection of its own), removed afterwards."""
+    with Session(engine) as s:
+        add_purchases(
+            s,
+            events=[
+                event(1, "ann", "p1", "2011-01-01T10:00:00", "o1"),
+                event(2, "ann", "p2", "2011-02-01T10:00:00", "o2"),
+                event(3, "ann", "p3", "2011-03-01T10:00:00"),
+                event(4, "bob", "p1", "2011-04-01T10:00:00", "o4"),
+            ],
+        )
+        upsert_customers(s, customers=[CustomerIn(customer_id="ann", country="France")])
+        upsert_products(s, products=[ProductIn(product_id="p2", active=False)])
+        s.commit()
+    try:
+        yield engine
+    finally:
+        empty_tables(engine)
+
+
+def test_reads_lines_in_window_customer_inactive_and_clock(stored: Engine) -> None:
+    reader = SnapshotReader(stored)
+    try:
+        snap = reader.read(customer_id="ann", since=datetime(2011, 1, 15), before=datetime(2011, 3, 15))
+        assert sorted((r[0], r[1], r[4]) for r in snap.lines) == [("p2", 2, "o2"), ("p3", 2, None)]
+        assert snap.lines[0][3] == pytest.approx(to_day(datetime(2011, 2, 1, 10)), abs=1e-6)
+        assert (snap.known, snap.country) == (True, "France")
+        assert snap.inactive == ["p2"]
+        # the store's latest purchase before the moment, whoever made it
+        assert snap.clock_day == pytest.approx(to_day(datetime(2011, 3, 1, 10)), abs=1e-6)
+        later = reader.read(customer_id="ann", since=datetime(2011, 1, 15), before=datetime(2012, 1, 1))
+        assert later.clock_day == pytest.approx(to_day(datetime(2011, 4, 1, 10)), abs=1e-6)
+
+        nobody = reader.read(customer_id="nobody", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1))
+        assert (nobody.lines, nobody.known, nobody.country) == ([], False, None)
+    finally:
+        reader.close()
+
+
+def test_a_broken_connection_is_replaced(stored: Engine) -> None:
+    reader = SnapshotReader(stored)
+    try:
+        reader.read(customer_id="bob", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1))
+        assert reader._connection is not None
+        reader._connection.dbapi_connection.close()  # type: ignore[union-attr]
+        snap = reader.read(customer_id="bob", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1))
+        assert [r[0] for r in snap.lines] == ["p1"]
+    finally:
+        reader.close()
+
+
+def test_unreachable_store_is_a_503() -> None:
+    url = "postgresql+psycopg://nobody@127.0.0.1:9/none"  # the discard port: nothing listens
+    reader = SnapshotReader(make_engine(url))
+    with pytest.raises(OperationalError):
+        reader.read(customer_id="ann", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1))
+
+    app = create_app(Settings(database_url=url, api_keys={}, sample_data=None, train_on_start=False))
+    app.state.serving.start = lambda: None  # no store to poll for the active version
+    model = fit_lines(checkerboard(4), [None] * 4, ["p0", "p1", "p2", "p3"], SMALL)
+    with TestClient(app) as client:
+        app.state.serving.current = Loaded("v1", model, 0.0)
+        r = client.get("/v1/customers/c1/offers")
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "database_unavailable"
+    assert r.headers["retry-after"] == "1"
