@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.trainer.shutdown()
             app.state.serving.stop()
             app.state.recommendation_log.stop()
-            app.state.snapshot_reader.close()
+            await app.state.snapshot_reader.aclose()
             app.state.engine.dispose()
 
     app = FastAPI(title="nbo", version="0.1.0", lifespan=lifespan)

@@ -40,7 +40,7 @@ def customer_lines(model: Model, rows: list[HistoryRow], clock_day: float) -> Li
     )
 
 
-def offers_for(
+async def offers_for(
     reader: SnapshotReader,
     loaded: Loaded,
     *,
@@ -55,7 +55,9 @@ def offers_for(
     # for an earlier moment reads the customer's whole history before it instead.
     trained_until = EPOCH + timedelta(days=trained.until_day)
     use_trained = as_of >= trained_until
-    snap = reader.read(customer_id=customer_id, since=trained_until if use_trained else EPOCH, before=as_of)
+    snap = await reader.read(
+        customer_id=customer_id, since=trained_until if use_trained else EPOCH, before=as_of
+    )
     # Recency counts from the store's latest purchase before as_of, as in training.
     clock = snap.clock_day if snap.clock_day is not None else to_day(as_of)
     later = customer_lines(model, snap.lines, clock)

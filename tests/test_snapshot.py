@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -56,41 +57,55 @@ def stored(engine: Engine) -> Iterator[Engine]:
 
 
 def test_reads_lines_in_window_customer_inactive_and_clock(stored: Engine) -> None:
+    asyncio.run(reads_lines_in_window_customer_inactive_and_clock(stored))
+
+
+async def reads_lines_in_window_customer_inactive_and_clock(stored: Engine) -> None:
     reader = SnapshotReader(stored)
     try:
-        snap = reader.read(customer_id="ann", since=datetime(2011, 1, 15), before=datetime(2011, 3, 15))
+        snap = await reader.read(customer_id="ann", since=datetime(2011, 1, 15), before=datetime(2011, 3, 15))
         assert sorted((r[0], r[1], r[4]) for r in snap.lines) == [("p2", 2, "o2"), ("p3", 2, None)]
         assert snap.lines[0][3] == pytest.approx(to_day(datetime(2011, 2, 1, 10)), abs=1e-6)
         assert (snap.known, snap.country) == (True, "France")
         assert snap.inactive == ["p2"]
         # the store's latest purchase before the moment, whoever made it
         assert snap.clock_day == pytest.approx(to_day(datetime(2011, 3, 1, 10)), abs=1e-6)
-        later = reader.read(customer_id="ann", since=datetime(2011, 1, 15), before=datetime(2012, 1, 1))
+        later = await reader.read(customer_id="ann", since=datetime(2011, 1, 15), before=datetime(2012, 1, 1))
         assert later.clock_day == pytest.approx(to_day(datetime(2011, 4, 1, 10)), abs=1e-6)
 
-        nobody = reader.read(customer_id="nobody", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1))
+        nobody = await reader.read(
+            customer_id="nobody", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1)
+        )
         assert (nobody.lines, nobody.known, nobody.country) == ([], False, None)
     finally:
-        reader.close()
+        await reader.aclose()
 
 
 def test_a_broken_connection_is_replaced(stored: Engine) -> None:
+    asyncio.run(a_broken_connection_is_replaced(stored))
+
+
+async def a_broken_connection_is_replaced(stored: Engine) -> None:
     reader = SnapshotReader(stored)
+    window = {"since": datetime(2000, 1, 1), "before": datetime(2012, 1, 1)}
     try:
-        reader.read(customer_id="bob", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1))
-        assert reader._connection is not None
-        reader._connection.dbapi_connection.close()  # type: ignore[union-attr]
-        snap = reader.read(customer_id="bob", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1))
+        await reader.read(customer_id="bob", **window)
+        if reader._async is not None:  # PostgreSQL
+            await reader._async.close()
+        else:
+            assert reader._connection is not None
+            reader._connection.dbapi_connection.close()  # type: ignore[union-attr]
+        snap = await reader.read(customer_id="bob", **window)
         assert [r[0] for r in snap.lines] == ["p1"]
     finally:
-        reader.close()
+        await reader.aclose()
 
 
 def test_unreachable_store_is_a_503() -> None:
     url = "postgresql+psycopg://nobody@127.0.0.1:9/none"  # the discard port: nothing listens
     reader = SnapshotReader(make_engine(url))
     with pytest.raises(OperationalError):
-        reader.read(customer_id="ann", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1))
+        asyncio.run(reader.read(customer_id="ann", since=datetime(2000, 1, 1), before=datetime(2012, 1, 1)))
 
     app = create_app(Settings(database_url=url, api_keys={}, sample_data=None, train_on_start=False))
     app.state.serving.start = lambda: None  # no store to poll for the active version

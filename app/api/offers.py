@@ -43,7 +43,7 @@ async def get_offers(
 ) -> Response:
     loaded = loaded_model(request)
     moment = to_naive_utc(as_of) if as_of is not None else utcnow()
-    answer = offers_for(
+    answer = await offers_for(
         request.app.state.snapshot_reader,
         loaded,
         customer_id=customer_id,
