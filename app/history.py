@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -17,9 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from app.ml.dataset import Dataset
-from app.ml.ids import IdMap
-from app.tables import Customer, Product, Purchase
+from app.tables import Product, Purchase
 
 
 def epoch_days(on: Session | Dialect, moment: ColumnElement[Any] | None = None) -> ColumnElement[float]:
@@ -30,38 +27,6 @@ def epoch_days(on: Session | Dialect, moment: ColumnElement[Any] | None = None) 
     if dialect.name == "sqlite":
         return cast(func.julianday(when) - literal_column("2440587.5"), Float)
     return cast(func.extract("epoch", when) / literal_column("86400.0"), Float)
-
-
-_COLUMNS = (
-    Purchase.customer_id,
-    Purchase.product_id,
-    Purchase.quantity,
-    Purchase.unit_price,
-    Purchase.order_id,
-)
-
-
-def purchases_before(session: Session, *, before: datetime, products: IdMap | None = None) -> Dataset:
-    """Every purchase line strictly before ``before``, as arrays."""
-    rows = (
-        session.connection()
-        .execute(select(*_COLUMNS, epoch_days(session)).where(Purchase.occurred_at < before))
-        .all()
-    )
-    countries: dict[str, str | None] = dict(
-        session.execute(select(Customer.customer_id, Customer.country)).all()
-    )
-    cols: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(6)]
-    return Dataset.build(
-        customer_ids=cols[0],
-        product_ids=cols[1],
-        quantity=cols[2],
-        unit_price=cols[3],
-        day=cols[5],
-        order_ids=cols[4],
-        countries=countries,
-        products=products,
-    )
 
 
 def inactive_products(session: Session) -> set[str]:

@@ -96,6 +96,8 @@ class Purchase(Base):
         Index("ix_purchases_occurred_at", "occurred_at"),
         # Foreign-key checks when a product is deleted, and per-product reads.
         Index("ix_purchases_product_id", "product_id"),
+        # Ids are never reused (PostgreSQL's sequences never do): see app/columns.py.
+        {"sqlite_autoincrement": True},
     )
 
 

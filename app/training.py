@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import versions
-from app.history import purchases_before
+from app.columns import columns_for
 from app.ml import artifact
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
@@ -155,7 +155,7 @@ def run_job(
     """Train ``version`` (already recorded as training) and record the outcome; never raises."""
     try:
         with factory() as session:
-            data = purchases_before(session, before=as_of)
+            data = columns_for(session).dataset(session, before=as_of)
             current = versions.active(session)
             active_config = TrainConfig.from_dict(current.metrics.get("config", {})) if current else None
         model, metrics = train(data, as_of, config, active_config)

@@ -128,7 +128,11 @@ def sums(lines: Lines, config: TrainConfig) -> Sums:
     weight = decay(age, config.half_life_days)
     positive = net_qty > 0
 
-    pair_of_group, pairs = _group(groups[:, 0], groups[:, 1])
+    # The groups are sorted by customer, product, order: each pair is a run of consecutive groups.
+    starts = np.ones(len(groups), dtype=bool)
+    starts[1:] = (groups[1:, 0] != groups[:-1, 0]) | (groups[1:, 1] != groups[:-1, 1])
+    pair_of_group = np.cumsum(starts) - 1
+    pairs = groups[starts, :2]
     n = len(pairs)
     last = np.full(n, np.inf)
     np.minimum.at(last, pair_of_group[positive], age[positive])

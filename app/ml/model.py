@@ -131,16 +131,23 @@ def country_rankings(
     s: Sums, countries: list[str | None], pop: F64, days: float, top: int = 200
 ) -> dict[str, I64]:
     """Per country, its own most popular products (distinct recent buyers), best first."""
-    by_country: dict[str, I64] = {}
-    country_of = np.array([c or "" for c in countries], dtype=object)
+    names = sorted({c for c in countries if c})
+    if not names:
+        return {}
+    code_of = {name: i for i, name in enumerate(names)}
+    country = np.array([code_of.get(c or "", -1) for c in countries], dtype=np.int64)
     recent = s.take(s.last_age <= days)
-    recent_country = country_of[recent.customer] if len(recent) else np.zeros(0, dtype=object)
-    for country in sorted({c for c in countries if c}):
-        counts = np.bincount(recent.product[recent_country == country], minlength=len(pop))
-        if not counts.any():
+    where = country[recent.customer] if len(recent) else np.zeros(0, dtype=np.int64)
+    known = where >= 0
+    n = len(pop)
+    counts = np.bincount(where[known] * n + recent.product[known], minlength=len(names) * n)
+    by_country: dict[str, I64] = {}
+    for i, name in enumerate(names):
+        row = counts[i * n : (i + 1) * n]
+        if not row.any():
             continue
-        order = np.lexsort((-pop, -counts))  # ties broken by overall popularity
-        by_country[country] = order[counts[order] > 0][:top].astype(np.int64)
+        order = np.lexsort((-pop, -row))  # ties broken by overall popularity
+        by_country[name] = order[row[order] > 0][:top].astype(np.int64)
     return by_country
 
 
