@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -107,6 +108,50 @@ def train(
     moment = to_naive_utc(as_of) if as_of is not None else utcnow()
     if bootstrap.train_now(settings, console, moment) != "ready":
         raise typer.Exit(1)
+
+
+@cli.command("evaluate")
+def evaluate_cmd(
+    cutoff: Annotated[
+        datetime | None,
+        typer.Option(help="learn before this time, test after it (default: latest purchase − 30 days)"),
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="also write the figures to this JSON file")] = None,
+) -> None:
+    """Measure nbo's offers against popularity, each customer's own favourites, ALS and item-kNN on a
+    time split of the store's purchases (repeat and discovery tasks, metrics at 10)."""
+    from rich.table import Table
+    from sqlalchemy.orm import Session
+
+    from app.columns import PurchaseColumns
+    from app.db import make_engine
+    from app.evaluation import evaluate_dataset
+    from app.ml.dataset import to_day
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            data = PurchaseColumns().dataset(session, before=datetime.max)
+    finally:
+        engine.dispose()
+    if len(data.customer) == 0:
+        raise typer.BadParameter("the store has no purchases", param_hint="NBO_DATABASE_URL")
+    cutoff_day = to_day(to_naive_utc(cutoff)) if cutoff is not None else None
+    with console.status("fitting and ranking"):
+        result = evaluate_dataset(data, settings.train, cutoff_day=cutoff_day)
+    table = Table(title=f"cutoff {result['cutoff']}, metrics at {result['k']}")
+    table.add_column("method")
+    for task in ("repeat", "discovery"):
+        for metric in ("hit_rate", "precision", "recall", "ndcg"):
+            table.add_column(f"{task} {metric}", justify="right")
+    for name, tasks in result["results"].items():
+        table.add_row(name, *(f"{tasks[t][m]:.4f}" for t in ("repeat", "discovery") for m in
+                             ("hit_rate", "precision", "recall", "ndcg")))  # fmt: skip
+    console.print(table)
+    console.print(f"customers: {result['customers']}")
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def main() -> None:

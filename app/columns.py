@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.history import epoch_days
-from app.ml.dataset import Dataset, to_day
+from app.ml.dataset import MS_PER_DAY, Dataset, to_day
 from app.ml.ids import IdMap
 from app.tables import Customer, Purchase
 
@@ -117,7 +117,8 @@ class PurchaseColumns:
         if not rows:
             return
         ids, customers, products, quantity, price, day, orders = zip(*rows, strict=True)
-        days = np.array(day, dtype=np.float64)
+        # SQLite's julianday carries ~0.1 ms of rounding: times are kept to the millisecond.
+        days = np.round(np.array(day, dtype=np.float64) * MS_PER_DAY) / MS_PER_DAY
         # An order is its order_id, or else the customer's purchase day.
         keys = (
             o if o is not None else f"{c}\x1f{int(d)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -16,12 +16,15 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 EPOCH = datetime(1970, 1, 1)
-DAY = 86_400.0
+
+
+MS_PER_DAY = 86_400_000.0
 
 
 def to_day(moment: datetime) -> float:
-    """Days since 1970-01-01 (naive UTC), the time unit of every array here."""
-    return (moment - EPOCH).total_seconds() / DAY
+    """Days since 1970-01-01 (naive UTC), the time unit of every array here, to the millisecond:
+    a whole number of milliseconds over MS_PER_DAY, so equal moments compare equal however read."""
+    return round((moment - EPOCH) / timedelta(milliseconds=1)) / MS_PER_DAY
 
 
 def order_keys(customers: Sequence[str], orders: Sequence[str | None], days: F64) -> list[str]:
