@@ -16,6 +16,7 @@ from app.config import get_settings
 from app.import_job import print_import_report, run_import
 from app.importer import ONLINE_RETAIL, Mapping
 from app.migrate import upgrade
+from app.ml.dataset import Dataset
 from app.schemas import to_naive_utc, utcnow
 
 cli = typer.Typer(help="nbo: next-best-offer service", no_args_is_help=True, add_completion=False)
@@ -121,22 +122,12 @@ def evaluate_cmd(
     """Measure nbo's offers against popularity, each customer's own favourites, ALS and item-kNN on a
     time split of the store's purchases (repeat and discovery tasks, metrics at 10)."""
     from rich.table import Table
-    from sqlalchemy.orm import Session
 
-    from app.columns import PurchaseColumns
-    from app.db import make_engine
     from app.evaluation import evaluate_dataset
     from app.ml.dataset import to_day
 
     settings = get_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with Session(engine) as session:
-            data = PurchaseColumns().dataset(session, before=datetime.max)
-    finally:
-        engine.dispose()
-    if len(data.customer) == 0:
-        raise typer.BadParameter("the store has no purchases", param_hint="NBO_DATABASE_URL")
+    data = _store_dataset()
     cutoff_day = to_day(to_naive_utc(cutoff)) if cutoff is not None else None
     with console.status("fitting and ranking"):
         result = evaluate_dataset(data, settings.train, cutoff_day=cutoff_day)
@@ -152,6 +143,62 @@ def evaluate_cmd(
     console.print(f"customers: {result['customers']}")
     if output is not None:
         output.write_text(json.dumps(result, indent=2) + "\n")
+
+
+@cli.command("tune")
+def tune_cmd(
+    cutoff: Annotated[
+        datetime | None,
+        typer.Option(help="the test cutoff; validation is the 30 days before it (default: latest − 30 days)"),
+    ] = None,
+    fit_trials: Annotated[int, typer.Option(help="configurations fitted")] = 10,
+    blend_trials: Annotated[int, typer.Option(help="blends tried on the best fit")] = 20,
+    seed: Annotated[int, typer.Option(help="random search seed")] = 7,
+    output: Annotated[Path | None, typer.Option(help="also write every trial to this JSON file")] = None,
+) -> None:
+    """Choose training and blend parameters on the validation window before the test cutoff."""
+    from app.ml.dataset import to_day
+    from app.tuning import Trial, tune
+
+    data = _store_dataset()
+    cutoff_day = to_day(to_naive_utc(cutoff)) if cutoff is not None else data.last_day - 30.0
+
+    def show(trial: Trial) -> None:
+        r = trial.result
+        console.print(
+            f"repeat {r['repeat']['ndcg']:.4f}  discovery {r['discovery']['ndcg']:.4f}  "
+            f"score {trial.score:.4f}"
+        )
+
+    trials = tune(
+        data, get_settings().train, cutoff_day=cutoff_day, fit_trials=fit_trials,
+        blend_trials=blend_trials, seed=seed, progress=show,
+    )  # fmt: skip
+    best = trials[0]
+    default = get_settings().train
+    changed = {k: v for k, v in best.config.to_dict().items() if getattr(default, k) != v}
+    console.print(f"best: score {best.score:.4f}; differs from the current settings in {changed}")
+    if output is not None:
+        rows = [{"score": t.score, "result": t.result, "config": t.config.to_dict()} for t in trials]
+        output.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def _store_dataset() -> Dataset:
+    """Every purchase in the configured store."""
+    from sqlalchemy.orm import Session
+
+    from app.columns import PurchaseColumns
+    from app.db import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with Session(engine) as session:
+            data = PurchaseColumns().dataset(session, before=datetime.max)
+    finally:
+        engine.dispose()
+    if len(data.customer) == 0:
+        raise typer.BadParameter("the store has no purchases", param_hint="NBO_DATABASE_URL")
+    return data
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from app.ml.config import TrainConfig
 from app.ml.dataset import Dataset
 from app.ml.evaluate import METRICS, at_k
 from app.ml.ids import IdMap
+from app.tuning import tune
 
 
 def clustered_shop(customers: int = 90, seed: int = 5) -> Dataset:
@@ -68,3 +69,28 @@ def test_metrics_at_k() -> None:
     assert m["recall"] == 0.5
     # one hit at rank 2 over an ideal of two hits at ranks 1 and 2
     assert np.isclose(m["ndcg"], (1 / np.log2(3)) / (1 + 1 / np.log2(3)))
+
+
+def test_tuning_looks_only_before_the_cutoff_and_starts_from_the_base() -> None:
+    data = clustered_shop()
+    cutoff = data.last_day - 30.0
+    trials = tune(data, CONFIG, cutoff_day=cutoff, fit_trials=3, blend_trials=3, seed=1)
+    assert len(trials) >= 4
+    assert CONFIG in [t.config for t in trials]  # the base is always tried
+    assert [t.score for t in trials] == sorted((t.score for t in trials), reverse=True)
+    # Nothing after the cutoff can move the choice: the same data with the test window cut off
+    # tunes to the same scores.
+    keep = data.day < cutoff
+    before = Dataset(
+        customers=data.customers,
+        products=data.products,
+        countries=data.countries,
+        customer=data.customer[keep],
+        product=data.product[keep],
+        order=data.order[keep],
+        quantity=data.quantity[keep],
+        spend=data.spend[keep],
+        day=data.day[keep],
+    )
+    again = tune(before, CONFIG, cutoff_day=cutoff, fit_trials=3, blend_trials=3, seed=1)
+    assert [t.score for t in again] == [t.score for t in trials]
