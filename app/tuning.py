@@ -23,7 +23,8 @@ WINDOW_DAYS = 30.0
 
 FIT_SPACE: dict[str, list[Any]] = {
     "alpha": [1.0, 2.0, 4.0, 8.0],
-    "monetary_weight": [0.0, 0.15, 0.3, 0.6],
+    # Spend always counts in the confidence (the product's promise); how much is chosen here.
+    "monetary_weight": [0.05, 0.15, 0.3, 0.6],
     "half_life_days": [60.0, 120.0, 180.0, 365.0],
     "repeat_half_life_days": [30.0, 60.0, 120.0],
     "factors": [32, 64, 128],
@@ -81,8 +82,9 @@ def tune(
         run(config, fit_on(split.train, data, config, day=start, until_day=start))
     best = max(trials, key=lambda t: t.score)
     fitted = models[id(best)]
-    for _ in range(blend_trials):
-        config = _sample(rng, best.config, BLEND_SPACE)
-        # Same fit, another blend: the model's derived arrays follow its new configuration.
-        run(config, dataclasses.replace(fitted, config=config))
+    blends = dict.fromkeys(_sample(rng, best.config, BLEND_SPACE) for _ in range(blend_trials))
+    for config in blends:
+        if config not in {t.config for t in trials}:
+            # Same fit, another blend: the model's derived arrays follow its new configuration.
+            run(config, dataclasses.replace(fitted, config=config))
     return sorted(trials, key=lambda t: t.score, reverse=True)

@@ -9,7 +9,22 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app.ml.config import TrainConfig
+
 START = datetime(2011, 6, 1)
+
+# Personal signals well above popularity, whatever nbo tune chose as defaults: for tests of how a
+# customer's own purchases shape their offers.
+PERSONAL = TrainConfig(
+    monetary_weight=0.3,
+    half_life_days=180.0,
+    factors=64,
+    repeat_half_life_days=60.0,
+    cf_weight=0.5,
+    knn_weight=0.5,
+    popular_weight=0.05,
+    popularity_days=90.0,
+)
 
 
 def shop_events(customers: int = 45, seed: int = 7) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import ingest, shop_events, train, wait_serving
+from tests.api.helpers import PERSONAL, ingest, shop_events, train, wait_serving
 
 
 def offers(client: TestClient, customer: str, **params: Any) -> dict[str, Any]:
@@ -63,6 +63,7 @@ def test_ingest_train_offer_end_to_end(committed_client: TestClient) -> None:
 
 def test_rules_inactive_fold_in_and_as_of(committed_client: TestClient) -> None:
     client = committed_client
+    client.app.state.trainer.config = PERSONAL  # type: ignore[attr-defined]
     ingest(client, shop_events())
     version = train(client, as_of="2011-12-01T00:00:00Z")
     wait_serving(client, version["version"])

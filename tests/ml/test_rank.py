@@ -15,7 +15,21 @@ from app.ml.matrix import Lines, Sums, confidence_matrix, sums
 from app.ml.model import Model, fit
 from app.ml.rank import recommend
 
-SMALL = TrainConfig(factors=8, iterations=30, regularization=0.01, neighbours=20, popular_weight=0.0)
+# Pinned, not the tuned defaults: these tests are about the mechanisms, whatever nbo tune chooses.
+SMALL = TrainConfig(
+    factors=8,
+    iterations=30,
+    regularization=0.01,
+    neighbours=20,
+    alpha=4.0,
+    monetary_weight=0.3,
+    half_life_days=180.0,
+    repeat_half_life_days=60.0,
+    cf_weight=0.5,
+    knn_weight=0.5,
+    popular_weight=0.0,
+    popularity_days=90.0,
+)
 
 
 def lines_from(rows: Sequence[tuple[float, ...]]) -> Lines:
