@@ -17,6 +17,7 @@ from app.columns import columns_for
 from app.ml import artifact
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
+from app.ml.cycles import repurchase_cycles
 from app.ml.dataset import EPOCH, Dataset, to_day
 from app.ml.evaluate import Ranker, Split, evaluate, make_split
 from app.ml.matrix import Lines
@@ -39,7 +40,8 @@ def fingerprint(data: Dataset) -> str:
 def fit_on(lines: Lines, data: Dataset, config: TrainConfig, *, day: float, until_day: float) -> Model:
     """Fit on ``lines`` (ages counted back from ``day``, every line before ``until_day``)."""
     customers = CustomerSums.build(lines, data.customers.ids, config, day, until_day)
-    return fit(customers, data.countries, data.products.ids, config)
+    cycles = repurchase_cycles(lines, len(data.products))
+    return fit(customers, data.countries, data.products.ids, config, cycles)
 
 
 def model_ranker(model: Model, data: Dataset) -> Ranker:

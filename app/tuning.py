@@ -35,6 +35,7 @@ BLEND_SPACE: dict[str, list[Any]] = {
     "cf_weight": [0.25, 0.5, 1.0, 1.5],
     "knn_weight": [0.1, 0.25, 0.5, 1.0],
     "popular_weight": [0.0, 0.05, 0.15, 0.3],
+    "due_weight": [0.0, 0.1, 0.25, 0.5],
 }
 
 

@@ -57,6 +57,8 @@ def save(model: Model, folder: Path, meta: dict[str, Any]) -> str:
         if model.item_factors is not None and model.gram is not None:
             arrays["item_factors"] = model.item_factors
             arrays["gram"] = model.gram
+        if model.cycles is not None:
+            arrays["cycles"] = model.cycles
         for country, codes in model.country_popular.items():
             arrays[f"country:{country}"] = codes
         with (tmp / "arrays.npz").open("wb") as f:
@@ -129,6 +131,7 @@ def load(folder: Path) -> tuple[Model, dict[str, Any]]:
                 float(meta["customers"]["until_day"]),
             ),
             country_popular={k.partition(":")[2]: v for k, v in arrays.items() if k.startswith("country:")},
+            cycles=arrays.get("cycles"),
         )
     except (OSError, ValueError, KeyError) as exc:
         raise ArtifactError(f"{folder.name}: unreadable ({exc})") from exc

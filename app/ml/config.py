@@ -36,6 +36,7 @@ class TrainConfig:
     cf_weight: float = 0.25  # the latent-factor model
     knn_weight: float = 0.1  # item-to-item co-purchase
     popular_weight: float = 0.3  # what many customers bought lately (popularity_days)
+    due_weight: float = 0.0  # refills due now: repurchase frequency × (days since ÷ product's cycle)
 
     popularity_days: float = 14.0
     eval_window_days: float = 30.0

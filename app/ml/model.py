@@ -33,6 +33,7 @@ class Model:
     popularity: F64  # distinct recent buyers per product
     customers: CustomerSums  # the trained customers' sums
     country_popular: dict[str, I64] = field(default_factory=dict)  # country -> product codes, best first
+    cycles: F64 | None = None  # days between a customer's orders of each product (NaN: unknown)
     # Derived once at load, used by every request.
     product_index: dict[str, int] = field(init=False)
     popular_rank: I64 = field(init=False)  # product codes, most popular first
@@ -152,7 +153,11 @@ def country_rankings(
 
 
 def fit(
-    customers: CustomerSums, countries: list[str | None], product_ids: list[str], config: TrainConfig
+    customers: CustomerSums,
+    countries: list[str | None],
+    product_ids: list[str],
+    config: TrainConfig,
+    cycles: F64 | None = None,
 ) -> Model:
     """Fit on the customers' sums (``countries`` per customer code)."""
     n_customers, n_products = len(customers.ids), len(product_ids)
@@ -171,4 +176,5 @@ def fit(
         popularity=pop,
         customers=customers,
         country_popular=country_rankings(customers.sums, countries, pop, config.popularity_days),
+        cycles=cycles,
     )

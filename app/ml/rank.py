@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.linalg import lapack
 
+from app.ml.cycles import due
 from app.ml.matrix import Sums, confidence_values
 from app.ml.model import Model
 
@@ -21,8 +22,14 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
-PARTS = ("repeat", "cf", "knn", "popular")
-REASONS = {"repeat": "repurchase", "cf": "similar_taste", "knn": "co_purchase", "popular": "popular"}
+PARTS = ("repeat", "cf", "knn", "popular", "due")
+REASONS = {
+    "repeat": "repurchase",
+    "cf": "similar_taste",
+    "knn": "co_purchase",
+    "popular": "popular",
+    "due": "refill_due",
+}
 
 
 @dataclass
@@ -44,6 +51,7 @@ class Scored:
     cf: F32
     knn: F32
     repeat: Sums
+    due: F64  # per product of ``repeat``: its repurchase frequency × how due a refill is
     scale: dict[str, float]
 
     def parts_at(self, model: Model, products: I64) -> F64:
@@ -53,12 +61,14 @@ class Scored:
         at = np.minimum(np.searchsorted(mine, products), max(len(mine) - 1, 0))
         found = mine[at] == products if len(mine) else np.zeros(len(products), dtype=bool)
         repeat = np.where(found, self.repeat.repeat[at] if len(mine) else 0.0, 0.0)
+        due = np.where(found, self.due[at] if len(mine) else 0.0, 0.0)
         return np.stack(
             [
                 repeat * self.scale["repeat"],
                 self.cf[products] * self.scale["cf"] if len(self.cf) else np.zeros(len(products)),
                 self.knn[products] * self.scale["knn"],
                 model.popular_part[products],
+                due * self.scale["due"],
             ]
         ).astype(np.float64)
 
@@ -116,6 +126,12 @@ def score(model: Model, s: Sums) -> Scored:
     repeat_scale = _scale(cfg.repeat_weight, s.repeat)
     if repeat_scale:
         np.add.at(total, s.product, (s.repeat * repeat_scale).astype(np.float32))
+    due_now = np.zeros(len(s))
+    if cfg.due_weight > 0 and model.cycles is not None:
+        due_now = s.repeat * due(s.last_age, model.cycles[s.product])
+    due_scale = _scale(cfg.due_weight, due_now)
+    if due_scale:
+        np.add.at(total, s.product, (due_now * due_scale).astype(np.float32))
     return Scored(
         total=total.astype(np.float64),
         history=items,
@@ -124,7 +140,8 @@ def score(model: Model, s: Sums) -> Scored:
         cf=cf,
         knn=knn,
         repeat=s,
-        scale={"cf": _scale(cfg.cf_weight, cf), "knn": knn_scale, "repeat": repeat_scale},
+        due=due_now,
+        scale={"cf": _scale(cfg.cf_weight, cf), "knn": knn_scale, "repeat": repeat_scale, "due": due_scale},
     )
 
 
@@ -152,7 +169,7 @@ def explain(model: Model, scored: Scored, products: I64, max_because: int = 3) -
         if stacked[best[j], j] <= 0:
             out.append(("popular", []))
             continue
-        if part == "repeat":
+        if part in ("repeat", "due"):
             out.append((REASONS[part], [product]))
             continue
         weight: F64 | None = None

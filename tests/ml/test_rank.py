@@ -11,6 +11,7 @@ import pytest
 from app.ml import artifact
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
+from app.ml.cycles import repurchase_cycles
 from app.ml.matrix import Lines, Sums, confidence_matrix, sums
 from app.ml.model import Model, fit
 from app.ml.rank import recommend
@@ -48,7 +49,7 @@ def lines_from(rows: Sequence[tuple[float, ...]]) -> Lines:
 def fit_lines(lines: Lines, countries: list[str | None], products: list[str], config: TrainConfig) -> Model:
     """Fit on lines whose ages count back from day 0 (customer i is "c<i>")."""
     customers = CustomerSums.build(lines, [f"c{i}" for i in range(len(countries))], config, 0.0, 0.0)
-    return fit(customers, countries, products, config)
+    return fit(customers, countries, products, config, repurchase_cycles(lines, len(products)))
 
 
 def of_customer(model: Model, customer: int) -> Sums:

@@ -1,0 +1,59 @@
+"""How often a product is bought again: its repurchase cycle, and when a customer is due for it.
+
+A product's cycle is the median number of days between one customer's successive orders of it,
+pooled over every customer who ordered it more than once (products with fewer than ``min_intervals``
+such intervals get the median over all products).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from app.ml.matrix import Lines
+
+F64 = npt.NDArray[np.float64]
+
+
+def repurchase_cycles(lines: Lines, n_products: int, min_intervals: int = 3) -> F64:
+    """Days per product (NaN where nothing was ever bought twice by anyone)."""
+    positive = lines.take(lines.quantity > 0)
+    if len(positive) == 0:
+        return np.full(n_products, np.nan)
+    # Each customer's lines of each product in time order (one sort on a packed key). Lines of one
+    # order share its day; gaps under a day are one visit, not a repurchase, and are left out.
+    pair = positive.customer * n_products + positive.product
+    order = np.lexsort((-positive.age_days, pair))
+    pair, day, product = pair[order], -positive.age_days[order], positive.product[order]
+    same_pair = pair[1:] == pair[:-1]
+    gaps = np.diff(day)[same_pair]
+    gap_product = product[1:][same_pair]
+    keep = gaps >= 1.0
+    gaps, gap_product = gaps[keep], gap_product[keep]
+    cycles = np.full(n_products, np.nan)
+    if len(gaps) == 0:
+        return cycles
+    overall = float(np.median(gaps))
+    by_product = np.lexsort((gaps, gap_product))
+    gaps, gap_product = gaps[by_product], gap_product[by_product]
+    starts = np.flatnonzero(np.r_[True, gap_product[1:] != gap_product[:-1]])
+    counts = np.diff(np.r_[starts, len(gaps)])
+    # The median of each product's sorted run of gaps.
+    low = gaps[starts + (counts - 1) // 2]
+    high = gaps[starts + counts // 2]
+    medians = (low + high) / 2.0
+    products = gap_product[starts]
+    cycles[products] = np.where(counts >= min_intervals, medians, overall)
+    bought_once_only = np.isnan(cycles) & (np.bincount(positive.product, minlength=n_products) > 0)
+    cycles[bought_once_only] = overall
+    return cycles
+
+
+def due(last_age: F64, cycle: F64) -> F64:
+    """How due a refill is, in [0, 1]: rising to 1 as the days since the last order reach the
+    product's cycle, and easing off (slowly) once well past it, when the need may have gone."""
+    ratio = np.where(np.isfinite(cycle) & (cycle > 0), last_age / np.where(cycle > 0, cycle, 1.0), 0.0)
+    ratio = np.where(np.isfinite(ratio), ratio, 0.0)
+    rising = np.clip(ratio, 0.0, 1.0)
+    past = 1.0 / (1.0 + np.log(np.maximum(ratio, 1.0)))
+    return np.asarray(np.where(ratio <= 1.0, rising, past), dtype=np.float64)
