@@ -137,8 +137,14 @@ def evaluate_cmd(
         for metric in ("hit_rate", "precision", "recall", "ndcg"):
             table.add_column(f"{task} {metric}", justify="right")
     for name, tasks in result["results"].items():
-        table.add_row(name, *(f"{tasks[t][m]:.4f}" for t in ("repeat", "discovery") for m in
-                             ("hit_rate", "precision", "recall", "ndcg")))  # fmt: skip
+        table.add_row(
+            name,
+            *(
+                f"{tasks[t][m]:.4f}"
+                for t in ("repeat", "discovery")
+                for m in ("hit_rate", "precision", "recall", "ndcg")
+            ),
+        )
     console.print(table)
     console.print(f"customers: {result['customers']}")
     if output is not None:
@@ -171,9 +177,14 @@ def tune_cmd(
         )
 
     trials = tune(
-        data, get_settings().train, cutoff_day=cutoff_day, fit_trials=fit_trials,
-        blend_trials=blend_trials, seed=seed, progress=show,
-    )  # fmt: skip
+        data,
+        get_settings().train,
+        cutoff_day=cutoff_day,
+        fit_trials=fit_trials,
+        blend_trials=blend_trials,
+        seed=seed,
+        progress=show,
+    )
     best = trials[0]
     default = get_settings().train
     changed = {k: v for k, v in best.config.to_dict().items() if getattr(default, k) != v}

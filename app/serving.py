@@ -27,6 +27,7 @@ from app.ml.customers import CustomerSums
 from app.ml.ids import IdMap
 from app.ml.matrix import EMPTY
 from app.ml.model import Model
+from app.ml.moment import Forecast
 from app.schemas import utcnow
 from app.tables import Purchase, Recommendation
 
@@ -40,6 +41,7 @@ class Loaded:
     version: str | None  # None: no trained version yet, store popularity only
     model: Model
     loaded_at: float
+    forecast: Forecast | None = None  # the customers' purchase timing, fitted with the version
 
 
 def popularity_model(session: Session) -> Model:
@@ -95,7 +97,7 @@ class Serving:
             if wanted in self.refused:
                 return
             try:
-                model, _ = artifact.load(self.models_dir / wanted)
+                model, meta = artifact.load(self.models_dir / wanted)
             except artifact.ArtifactError as exc:
                 self.refused[wanted] = str(exc)
                 log.error("refusing version %s, still serving %s: %s", wanted, self.describe(), exc)
@@ -103,7 +105,8 @@ class Serving:
                     with self.factory() as session:
                         self.current = Loaded(None, popularity_model(session), time.monotonic())
                 return
-            self.current = Loaded(wanted, model, time.monotonic())
+            forecast = Forecast.from_dict(meta["forecast"]) if meta.get("forecast") else None
+            self.current = Loaded(wanted, model, time.monotonic(), forecast)
             log.info("now serving version %s", wanted)
 
     def start(self) -> None:

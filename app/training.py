@@ -22,6 +22,7 @@ from app.ml.dataset import EPOCH, Dataset, to_day
 from app.ml.evaluate import Ranker, Split, evaluate, make_split
 from app.ml.matrix import Lines
 from app.ml.model import Model, fit
+from app.ml.moment import Forecast, activity, fit_forecast
 from app.ml.rank import popular_order, recommend
 
 log = logging.getLogger("nbo.training")
@@ -85,7 +86,7 @@ def evaluate_config(data: Dataset, split: Split, config: TrainConfig) -> dict[st
 
 def train(
     data: Dataset, as_of: datetime, config: TrainConfig, active_config: TrainConfig | None
-) -> tuple[Model, dict[str, Any]]:
+) -> tuple[Model, dict[str, Any], Forecast | None]:
     """Evaluate ``config`` on the window before ``as_of``, decide the gate, then fit on everything."""
     started = time.perf_counter()
     as_of_day = to_day(as_of)
@@ -117,9 +118,11 @@ def train(
         )
 
     # Lines strictly before as_of, aged from the clock (the latest purchase before as_of).
-    model = fit_on(
-        data.lines(as_of_day).aged(clock - as_of_day), data, config, day=clock, until_day=as_of_day
-    )
+    everything = data.lines(as_of_day).aged(clock - as_of_day)
+    model = fit_on(everything, data, config, day=clock, until_day=as_of_day)
+    # Purchase timing, as of the same clock; it needs a base to learn from.
+    enough = int(activity(everything, len(data.customers)).buyers.sum()) >= 10
+    forecast = fit_forecast(everything, len(data.customers)) if enough else None
     metrics = {
         "evaluation": {
             "cutoff": (EPOCH + timedelta(days=split.cutoff_day)).isoformat() + "Z",
@@ -134,7 +137,7 @@ def train(
         "products": len(data.products),
         "train_seconds": round(time.perf_counter() - started, 3),
     }
-    return model, metrics
+    return model, metrics, forecast
 
 
 class Trainer:
@@ -160,10 +163,15 @@ def run_job(
             data = columns_for(session).dataset(session, before=as_of)
             current = versions.active(session)
             active_config = TrainConfig.from_dict(current.metrics.get("config", {})) if current else None
-        model, metrics = train(data, as_of, config, active_config)
+        model, metrics, forecast = train(data, as_of, config, active_config)
         metrics["config"] = config.to_dict()
         metrics["fingerprint"] = fingerprint(data)
-        meta = {"version": version, "as_of": as_of.isoformat(), "metrics": metrics}
+        meta = {
+            "version": version,
+            "as_of": as_of.isoformat(),
+            "metrics": metrics,
+            "forecast": forecast.to_dict() if forecast is not None else None,
+        }
         metrics["checksum"] = artifact.save(model, models_dir / version, meta)
         with factory() as session:
             versions.finish(session, version=version, status="ready", metrics=metrics)

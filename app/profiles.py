@@ -1,0 +1,222 @@
+"""Profiles and segments: each client as of a moment (RFM, segment, how likely still active, orders
+expected in the next 30 days, refills due), and the customer base by segment with its Pareto curve.
+
+RFM quintiles are over the whole base as of the moment, so each answer computes the base from this
+process's columnar copy of the purchases; it is kept for the last few (store state, moment) pairs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.columns import columns_for
+from app.ml.dataset import Dataset, to_day
+from app.ml.matrix import Lines
+from app.ml.moment import (
+    HORIZON,
+    SEGMENTS,
+    Activity,
+    Rfm,
+    activity,
+    fit_forecast,
+    pareto,
+    recent_orders,
+    rfm,
+    segments,
+)
+from app.serving import Loaded
+from app.tables import Customer, Purchase
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Base:
+    as_of: datetime
+    data: Dataset  # purchases before as_of
+    lines: Lines  # their lines, ages counted back from as_of
+    act: Activity
+    scores: Rfm
+    segment: list[str]
+    p_active: F64
+    expected: F64
+
+
+_CACHE: OrderedDict[tuple[Any, ...], Base] = OrderedDict()
+_LOCK = threading.Lock()
+_KEEP = 4
+
+
+def customer_base(session: Session, loaded: Loaded, as_of: datetime) -> Base:
+    forecast = loaded.forecast
+    columns = columns_for(session)
+    data = columns.dataset(session, before=as_of)
+    key = (str(session.get_bind().engine.url), columns.mark, as_of, loaded.version)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    n = len(data.customers)
+    lines = data.lines(to_day(as_of))
+    act = activity(lines, n)
+    if forecast is None:  # no trained version to hold one: fit it for this moment
+        forecast = fit_forecast(lines, n) if act.buyers.sum() >= 10 else None
+    scores = rfm(act)
+    base = Base(
+        as_of=as_of,
+        data=data,
+        lines=lines,
+        act=act,
+        scores=scores,
+        segment=segments(act, scores),
+        p_active=forecast.p_active(act) if forecast is not None else np.zeros(n),
+        expected=forecast.expected(act, recent_orders(lines, n)) if forecast is not None else np.zeros(n),
+    )
+    with _LOCK:
+        _CACHE[key] = base
+        while len(_CACHE) > _KEEP:
+            _CACHE.popitem(last=False)
+    return base
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds") + "Z"
+
+
+def _ago(as_of: datetime, days: float) -> datetime:
+    return as_of - timedelta(days=float(days))
+
+
+def profile(session: Session, loaded: Loaded, *, customer_id: str, as_of: datetime) -> dict[str, Any] | None:
+    """The customer's profile as of ``as_of``; None when the store knows nothing of them."""
+    customer = session.get(Customer, customer_id)
+    base = customer_base(session, loaded, as_of)
+    code = base.data.customers.get(customer_id)
+    if code is None and customer is None:
+        return None
+    channel = customer.preferred_channel if customer is not None else None
+    if code is None or base.act.orders[code] == 0:  # known, but no order before as_of
+        return {
+            "customer_id": customer_id,
+            "first_purchase_at": None,
+            "last_purchase_at": None,
+            "recency_days": None,
+            "frequency": 0,
+            "monetary": round(float(base.act.monetary[code]), 2) if code is not None else 0.0,
+            "segment": "prospect",
+            "p_active": 0.0,
+            "expected_purchases_30d": 0.0,
+            "next_purchase_at": None,
+            "preferred_channel": channel,
+            "rfm": {"recency": 0, "frequency": 0, "monetary": 0},
+            "due_products": [],
+        }
+    act, scores = base.act, base.scores
+    expected = float(base.expected[code])
+    # The expected gap to the next order at that rate; none when less than one order a year is expected.
+    next_at = None
+    if expected * 365.0 / HORIZON >= 1.0:
+        next_at = as_of + timedelta(days=min(HORIZON / expected, 365.0))
+    return {
+        "customer_id": customer_id,
+        "first_purchase_at": _iso(_ago(as_of, act.first_age[code])),
+        "last_purchase_at": _iso(_ago(as_of, act.last_age[code])),
+        "recency_days": round(float(act.last_age[code]), 3),
+        "frequency": int(act.orders[code]),
+        "monetary": round(float(act.monetary[code]), 2),
+        "segment": base.segment[code],
+        "p_active": round(float(base.p_active[code]), 6),
+        "expected_purchases_30d": round(expected, 6),
+        "next_purchase_at": _iso(next_at),
+        "preferred_channel": channel,
+        "rfm": {
+            "recency": int(scores.recency[code]),
+            "frequency": int(scores.frequency[code]),
+            "monetary": int(scores.monetary[code]),
+        },
+        "due_products": due_products(base, loaded, code),
+    }
+
+
+def due_products(base: Base, loaded: Loaded, code: int, limit: int = 10) -> list[dict[str, Any]]:
+    """Products the customer buys again whose refill falls due within the next 30 days (or has
+    fallen due within one cycle), soonest first: last order + the product's repurchase cycle."""
+    cycles = loaded.model.cycles
+    if cycles is None:
+        return []
+    mine = base.lines.take((base.lines.customer == code) & (base.lines.quantity > 0))
+    last: dict[str, float] = {}
+    for product, age in zip(mine.product.tolist(), mine.age_days.tolist(), strict=True):
+        pid = base.data.products.ids[product]
+        last[pid] = min(age, last.get(pid, np.inf))
+    due: list[tuple[float, str, float, float]] = []
+    for pid, age in last.items():
+        index = loaded.model.product_index.get(pid)
+        cycle = float(cycles[index]) if index is not None else float("nan")
+        if not np.isfinite(cycle) or cycle <= 0:
+            continue
+        in_days = cycle - age
+        if -cycle <= in_days <= HORIZON:
+            due.append((in_days, pid, age, cycle))
+    due.sort()
+    return [
+        {
+            "product_id": pid,
+            "last_purchase_at": _iso(_ago(base.as_of, age)),
+            "cycle_days": round(cycle, 1),
+            "due_at": _iso(base.as_of + timedelta(days=in_days)),
+        }
+        for in_days, pid, age, cycle in due[:limit]
+    ]
+
+
+def segment_summary(session: Session, loaded: Loaded, *, as_of: datetime) -> dict[str, Any]:
+    """Customers, revenue and shares per segment, and the Pareto view of revenue, as of ``as_of``.
+
+    Prospects are the customers in the store who have never bought anything."""
+    base = customer_base(session, loaded, as_of)
+    buyers = base.act.buyers
+    never = session.scalar(
+        select(func.count())
+        .select_from(Customer)
+        .where(~select(Purchase.id).where(Purchase.customer_id == Customer.customer_id).exists())
+    )
+    revenue = base.act.monetary
+    total_revenue = float(revenue[buyers].sum())
+    names = np.array(base.segment, dtype=object)
+    counts = {s: int(((names == s) & buyers).sum()) for s in SEGMENTS}
+    counts["prospect"] = int(never or 0)
+    total_customers = sum(counts.values())
+    rows = []
+    for s in SEGMENTS:
+        spent = float(revenue[(names == s) & buyers].sum()) if s != "prospect" else 0.0
+        rows.append(
+            {
+                "segment": s,
+                "customers": counts[s],
+                "revenue": round(spent, 2),
+                "share_customers": round(counts[s] / total_customers, 6) if total_customers else 0.0,
+                "share_revenue": round(spent / total_revenue, 6) if total_revenue else 0.0,
+            }
+        )
+    top20, curve = pareto(revenue[buyers])
+    return {
+        "as_of": _iso(as_of),
+        "customers": total_customers,
+        "buyers": int(buyers.sum()),
+        "revenue": round(total_revenue, 2),
+        "segments": rows,
+        "pareto": {
+            "top_20_percent_revenue_share": round(top20, 6),
+            "curve": [{"customers": round(c, 4), "revenue": round(r, 6)} for c, r in curve],
+        },
+    }

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.ml.moment import SEGMENTS
+from tests.api.helpers import ingest, shop_events, train, wait_serving
+
+AS_OF = "2011-12-15T00:00:00Z"
+MOMENT = datetime(2011, 12, 15)
+
+
+def event(
+    event_id: str, customer: str, product: str, quantity: int, when: datetime, order: str
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "customer_id": customer,
+        "product_id": product,
+        "quantity": quantity,
+        "unit_price": 4.0,
+        "occurred_at": when.isoformat() + "Z",
+        "order_id": order,
+    }
+
+
+def profile(client: TestClient, customer: str, as_of: str = AS_OF) -> dict[str, Any]:
+    r = client.get(f"/v1/customers/{customer}/profile", params={"as_of": as_of})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+@pytest.fixture
+def shop(committed_client: TestClient) -> TestClient:
+    client = committed_client
+    events = shop_events()
+    # a customer with one order, one with returns only, one who refills k1-0 every 20 days
+    events.append(event("solo-1", "solo", "k0-1", 2, datetime(2011, 12, 1, 10), "solo-o1"))
+    events.append(event("ret-1", "returner", "k0-2", -1, datetime(2011, 11, 1, 10), "ret-o1"))
+    for k in range(5):
+        when = MOMENT - timedelta(days=18 + 20 * k)
+        events.append(event(f"refill-{k}", "refiller", "k1-0", 1, when, f"refill-o{k}"))
+    ingest(client, events)
+    r = client.put(
+        "/v1/customers",
+        json={
+            "customers": [
+                {"customer_id": "lead", "preferred_channel": "email"},
+                {"customer_id": "c0", "preferred_channel": "sms"},
+            ]
+        },
+    )
+    assert r.status_code == 200
+    version = train(client, as_of=AS_OF)
+    wait_serving(client, version["version"])
+    return client
+
+
+def test_profile_figures_follow_the_purchases(shop: TestClient) -> None:
+    mine = [e for e in shop_events() if e["customer_id"] == "c0"]
+    body = profile(shop, "c0")
+    assert body["customer_id"] == "c0"
+    assert body["frequency"] == len({e["order_id"] for e in mine})
+    assert body["monetary"] == pytest.approx(sum(e["quantity"] * e["unit_price"] for e in mine), abs=0.01)
+    first = min(e["occurred_at"] for e in mine)
+    last = max(e["occurred_at"] for e in mine)
+    assert body["first_purchase_at"] == first
+    assert body["last_purchase_at"] == last
+    last_at = datetime.fromisoformat(last.removesuffix("Z"))
+    assert body["recency_days"] == pytest.approx((MOMENT - last_at).total_seconds() / 86400, abs=1e-3)
+    assert body["segment"] in SEGMENTS
+    assert body["segment"] != "prospect"
+    assert 0.0 <= body["p_active"] <= 1.0
+    assert body["expected_purchases_30d"] >= 0.0
+    assert all(1 <= body["rfm"][k] <= 5 for k in ("recency", "frequency", "monetary"))
+    assert body["preferred_channel"] == "sms"
+    if body["next_purchase_at"] is not None:
+        assert body["next_purchase_at"] > AS_OF
+
+
+def test_one_order_returns_only_prospects_and_the_past(shop: TestClient) -> None:
+    solo = profile(shop, "solo")
+    assert solo["frequency"] == 1
+    assert solo["segment"] == "new"  # one order, two weeks ago
+    assert solo["first_purchase_at"] == solo["last_purchase_at"] == "2011-12-01T10:00:00Z"
+
+    returner = profile(shop, "returner")
+    assert returner["frequency"] == 0
+    assert returner["segment"] == "prospect"
+    assert returner["monetary"] == -4.0
+
+    lead = profile(shop, "lead")
+    assert lead["segment"] == "prospect"
+    assert lead["preferred_channel"] == "email"
+    assert lead["p_active"] == 0.0
+    assert lead["expected_purchases_30d"] == 0.0
+
+    # before solo's first purchase: known, nothing bought yet
+    before = profile(shop, "solo", as_of="2011-11-30T00:00:00Z")
+    assert before["segment"] == "prospect"
+    assert before["frequency"] == 0
+
+    r = shop.get("/v1/customers/nobody-at-all/profile")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+    assert "customer_id" in r.json()["error"]["message"]
+
+
+def test_refill_due(shop: TestClient) -> None:
+    due = profile(shop, "refiller")["due_products"]
+    assert [d["product_id"] for d in due] == ["k1-0"]
+    item = due[0]
+    assert item["last_purchase_at"] == "2011-11-27T00:00:00Z"
+    last = datetime.fromisoformat(item["last_purchase_at"].removesuffix("Z"))
+    due_at = datetime.fromisoformat(item["due_at"].removesuffix("Z"))
+    assert (due_at - last).total_seconds() / 86400 == pytest.approx(item["cycle_days"], abs=0.1)
+    assert due_at <= MOMENT + timedelta(days=30)
+
+
+def test_segments_and_pareto(shop: TestClient) -> None:
+    r = shop.get("/v1/segments", params={"as_of": AS_OF})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    rows = {row["segment"]: row for row in body["segments"]}
+    assert set(rows) == set(SEGMENTS)
+    assert sum(row["customers"] for row in rows.values()) == body["customers"]
+    assert rows["prospect"]["customers"] == 1  # "lead": in the store, never bought anything
+    # each share is rounded to 6 decimals
+    assert sum(row["share_revenue"] for row in rows.values()) == pytest.approx(1.0, abs=1e-5)
+    # the Pareto share against a direct computation over the buyers' net spend
+    spend: dict[str, float] = defaultdict(float)
+    events = [
+        *shop_events(),
+        event("solo-1", "solo", "k0-1", 2, datetime(2011, 12, 1, 10), "x"),
+        *(event("r", "refiller", "k1-0", 1, MOMENT, "x") for _ in range(5)),
+    ]
+    for e in events:
+        spend[e["customer_id"]] += e["quantity"] * e["unit_price"]
+    ranked = sorted(spend.values(), reverse=True)
+    top = ranked[: round(0.2 * len(ranked))]
+    assert body["pareto"]["top_20_percent_revenue_share"] == pytest.approx(sum(top) / sum(ranked), abs=1e-6)
+    assert body["pareto"]["curve"][-1]["revenue"] == pytest.approx(1.0)
