@@ -10,6 +10,7 @@ Anything else is read afresh. A retrain then reads what is new instead of the wh
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -76,16 +77,28 @@ class PurchaseColumns:
         self.chunks: list[tuple[I64, I64, I64, F64, F64, F64]] = []
         self.mark = (0, 0, 0)  # count, sum of ids, highest id
         self.rows_read = 0  # rows fetched by the last refresh (what a benchmark or a log reports)
+        self.checked_at = -float("inf")
 
-    def dataset(self, session: Session, *, before: datetime) -> Dataset:
-        """Every purchase line strictly before ``before``, as arrays (what a full read returns)."""
+    def refresh(self, session: Session, *, max_age_seconds: float = 0.0) -> tuple[int, int, int]:
+        """Bring the copy up to date, unless it was checked less than ``max_age_seconds`` ago; its
+        mark (count, sum of ids, highest id) says what it holds."""
         with self._lock:
-            self._refresh(session)
+            if time.monotonic() - self.checked_at >= max_age_seconds:
+                self._refresh(session)
+            return self.mark
+
+    def dataset(self, session: Session, *, before: datetime, refresh: bool = True) -> Dataset:
+        """Every purchase line strictly before ``before``, as arrays (what a full read returns);
+        ``refresh=False`` when the caller has just refreshed the copy."""
+        with self._lock:
+            if refresh:
+                self._refresh(session)
             rows = session.execute(select(Customer.customer_id, Customer.country)).all()
             countries: dict[str, str | None] = dict(rows)
             return self._build(to_day(before), countries)
 
     def _refresh(self, session: Session) -> None:
+        self.checked_at = time.monotonic()
         count, id_sum, top = self.mark
         highest = int(session.scalar(select(func.coalesce(func.max(Purchase.id), 0))) or 0)  # an index lookup
         below = session.execute(

@@ -2,7 +2,8 @@
 expected in the next 30 days, refills due), and the customer base by segment with its Pareto curve.
 
 RFM quintiles are over the whole base as of the moment, so each answer computes the base from this
-process's columnar copy of the purchases; it is kept for the last few (store state, moment) pairs.
+process's columnar copy of the purchases (checked against the store at most once a second); it is
+kept for the last few (store state, moment) pairs.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ class Base:
     segment: list[str]
     p_active: F64
     expected: F64
+    by_customer: npt.NDArray[np.int64]  # line indices sorted by customer
+    starts: npt.NDArray[np.int64]  # where each customer's lines begin in it
+
+    def lines_of(self, code: int) -> Lines:
+        return self.lines.take(self.by_customer[self.starts[code] : self.starts[code + 1]])
 
 
 _CACHE: OrderedDict[tuple[Any, ...], Base] = OrderedDict()
@@ -59,12 +65,15 @@ _KEEP = 4
 def customer_base(session: Session, loaded: Loaded, as_of: datetime) -> Base:
     forecast = loaded.forecast
     columns = columns_for(session)
-    data = columns.dataset(session, before=as_of)
-    key = (str(session.get_bind().engine.url), columns.mark, as_of, loaded.version)
+    # Profiles and segments may be a second behind the store (offers never are): a burst of profile
+    # requests then costs one check of the copy, not one each.
+    mark = columns.refresh(session, max_age_seconds=1.0)
+    key = (str(session.get_bind().engine.url), mark, as_of, loaded.version)
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
+    data = columns.dataset(session, before=as_of, refresh=False)
     n = len(data.customers)
     lines = data.lines(to_day(as_of))
     act = activity(lines, n)
@@ -80,6 +89,8 @@ def customer_base(session: Session, loaded: Loaded, as_of: datetime) -> Base:
         segment=segments(act, scores),
         p_active=forecast.p_active(act) if forecast is not None else np.zeros(n),
         expected=forecast.expected(act, recent_orders(lines, n)) if forecast is not None else np.zeros(n),
+        by_customer=(by := np.argsort(lines.customer, kind="stable")),
+        starts=np.searchsorted(lines.customer[by], np.arange(n + 1)).astype(np.int64),
     )
     with _LOCK:
         _CACHE[key] = base
@@ -153,7 +164,8 @@ def due_products(base: Base, loaded: Loaded, code: int, limit: int = 10) -> list
     cycles = loaded.model.cycles
     if cycles is None:
         return []
-    mine = base.lines.take((base.lines.customer == code) & (base.lines.quantity > 0))
+    mine = base.lines_of(code)
+    mine = mine.take(mine.quantity > 0)
     last: dict[str, float] = {}
     for product, age in zip(mine.product.tolist(), mine.age_days.tolist(), strict=True):
         pid = base.data.products.ids[product]

@@ -34,14 +34,15 @@ class Lines:
     def __len__(self) -> int:
         return len(self.customer)
 
-    def take(self, mask: npt.NDArray[np.bool_]) -> Lines:
+    def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.int64]) -> Lines:
+        """The lines a mask or an array of positions selects."""
         return Lines(
-            self.customer[mask],
-            self.product[mask],
-            self.order[mask],
-            self.quantity[mask],
-            self.spend[mask],
-            self.age_days[mask],
+            self.customer[index],
+            self.product[index],
+            self.order[index],
+            self.quantity[index],
+            self.spend[index],
+            self.age_days[index],
         )
 
     def aged(self, days: float) -> Lines:
