@@ -99,6 +99,12 @@ def test_one_order_returns_only_prospects_and_the_past(shop: TestClient) -> None
     assert lead["p_active"] == 0.0
     assert lead["expected_purchases_30d"] == 0.0
 
+    # as of now (years later) the times are still exact
+    assert (
+        profile(shop, "solo", as_of="2026-11-23T19:11:30.123789Z")["first_purchase_at"]
+        == "2011-12-01T10:00:00Z"
+    )
+
     # before solo's first purchase: known, nothing bought yet
     before = profile(shop, "solo", as_of="2011-11-30T00:00:00Z")
     assert before["segment"] == "prospect"
