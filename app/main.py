@@ -15,7 +15,8 @@ from app.api import catalog, events, health, models, offers, profiles
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.limits import BodyLimitMiddleware
-from app.serving import RecommendationLog, Serving
+from app.recommendation_log import RecommendationLog
+from app.serving import Serving
 from app.snapshot import SnapshotReader
 from app.training import Trainer
 
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     factory = make_session_factory(engine)
     app.state.session_factory = factory
     app.state.serving = Serving(factory, settings.models_dir, settings.model_poll_seconds)
-    app.state.recommendation_log = RecommendationLog(factory)
+    app.state.recommendation_log = RecommendationLog(engine)
     app.state.snapshot_reader = SnapshotReader(engine)
     app.state.trainer = Trainer(factory, settings.models_dir, settings.train)
 

@@ -9,7 +9,6 @@ the one loaded keeps serving.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import versions
@@ -28,8 +27,7 @@ from app.ml.ids import IdMap
 from app.ml.matrix import EMPTY
 from app.ml.model import Model
 from app.ml.moment import Forecast
-from app.schemas import utcnow
-from app.tables import Purchase, Recommendation
+from app.tables import Purchase
 
 log = logging.getLogger("nbo.serving")
 
@@ -125,63 +123,3 @@ class Serving:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-
-class RecommendationLog:
-    """Writes what was offered in batches from a background thread, off the request's critical path."""
-
-    def __init__(self, factory: sessionmaker[Session], flush_seconds: float = 0.2) -> None:
-        self.factory, self.flush_seconds = factory, flush_seconds
-        self.queue: queue.Queue[dict[str, object]] = queue.Queue(maxsize=100_000)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="nbo-reco-log", daemon=True)
-        self.dropped = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def record(
-        self,
-        recommendation_id: str,
-        customer_id: str,
-        model_version: str | None,
-        strategy: str,
-        products: list[str],
-    ) -> None:
-        row: dict[str, object] = {
-            "recommendation_id": recommendation_id,
-            "customer_id": customer_id,
-            "model_version": model_version,
-            "strategy": strategy,
-            "product_ids": products,
-            "created_at": utcnow(),
-        }
-        try:
-            self.queue.put_nowait(row)
-        except queue.Full:
-            self.dropped += 1
-
-    def flush(self) -> None:
-        rows: list[dict[str, object]] = []
-        while True:
-            try:
-                rows.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        if rows:
-            with self.factory() as session:
-                session.execute(insert(Recommendation), rows)
-                session.commit()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.flush_seconds):
-            try:
-                self.flush()
-            except Exception:
-                log.exception("could not write recommendations")
-        self.flush()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)

@@ -12,8 +12,9 @@ from app.deps import ReadScope, SessionDep
 from app.errors import ApiError
 from app.history import known_product
 from app.offers import offers_for, similar_to
+from app.recommendation_log import RecommendationLog
 from app.schemas import to_naive_utc, utcnow
-from app.serving import Loaded, RecommendationLog, Serving
+from app.serving import Loaded, Serving
 from app.tables import ID_LENGTH
 
 router = APIRouter(prefix="/v1", tags=["serving"], dependencies=[ReadScope])
