@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -42,15 +47,38 @@ def serve(
     settings = get_settings()
     upgrade(settings.database_url)
     bootstrap.first_run(settings, console)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=30,
-    )
+    processes = workers or settings.workers
+    with metrics_folder(processes):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=processes,
+            log_level=settings.log_level,
+            timeout_graceful_shutdown=30,
+        )
+
+
+@contextmanager
+def metrics_folder(processes: int) -> Iterator[None]:
+    """Several workers share their metrics through files in one folder (prometheus-client's
+    multiprocess mode): a given PROMETHEUS_MULTIPROC_DIR is emptied of an earlier run's files, else a
+    temporary one is made for this run. The workers are new processes and read it at start."""
+    if processes <= 1:
+        yield
+        return
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="nbo-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @cli.command("import")

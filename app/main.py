@@ -15,6 +15,7 @@ from app.api import catalog, events, health, models, offers, profiles
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.limits import BodyLimitMiddleware
+from app.metrics import RequestMetrics
 from app.recommendation_log import RecommendationLog
 from app.serving import Serving
 from app.snapshot import SnapshotReader
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)  # outermost: it times everything, rejections included
     for module in (health, events, catalog, offers, profiles, models):
         app.include_router(module.router)
     return app

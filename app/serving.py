@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import scipy.sparse as sp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import versions
+from app import metrics, versions
 from app.ml import artifact
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
@@ -40,6 +41,7 @@ class Loaded:
     model: Model
     loaded_at: float
     forecast: Forecast | None = None  # the customers' purchase timing, fitted with the version
+    trained_at: float | None = None  # when the version finished training (epoch seconds)
 
 
 def popularity_model(session: Session) -> Model:
@@ -72,6 +74,7 @@ class Serving:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._reported: str | None = None
 
     def describe(self) -> str:
         current = self.current
@@ -85,6 +88,7 @@ class Serving:
             with self.factory() as session:
                 active = versions.active(session)
                 wanted = active.version if active is not None else None
+                finished = active.finished_at if active is not None else None
                 current = self.current
                 if current is not None and current.version == wanted:
                     return
@@ -104,11 +108,20 @@ class Serving:
                         self.current = Loaded(None, popularity_model(session), time.monotonic())
                 return
             forecast = Forecast.from_dict(meta["forecast"]) if meta.get("forecast") else None
-            self.current = Loaded(wanted, model, time.monotonic(), forecast)
+            trained_at = finished.replace(tzinfo=UTC).timestamp() if finished is not None else None
+            self.current = Loaded(wanted, model, time.monotonic(), forecast, trained_at)
             log.info("now serving version %s", wanted)
+
+    def report(self) -> None:
+        """Tell the metrics which version this process serves and how old it is."""
+        current = self.current
+        version = current.version if current is not None else None
+        metrics.serving(version, self._reported, current.trained_at if current is not None else None)
+        self._reported = version
 
     def start(self) -> None:
         self.sync()
+        self.report()
         self._thread = threading.Thread(target=self._poll, name="nbo-model-poll", daemon=True)
         self._thread.start()
 
@@ -118,6 +131,7 @@ class Serving:
                 self.sync()
             except Exception:  # the store may be away for a while; keep serving what is loaded
                 log.exception("could not check the active version")
+            self.report()
 
     def stop(self) -> None:
         self._stop.set()

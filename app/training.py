@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import versions
 from app.columns import columns_for
+from app.metrics import TRAINING_SECONDS, TRAININGS
 from app.ml import artifact
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
@@ -158,6 +159,7 @@ def run_job(
     factory: sessionmaker[Session], models_dir: Any, config: TrainConfig, version: str, as_of: datetime
 ) -> None:
     """Train ``version`` (already recorded as training) and record the outcome; never raises."""
+    started = time.perf_counter()
     try:
         with factory() as session:
             data = columns_for(session).dataset(session, before=as_of)
@@ -179,10 +181,14 @@ def run_job(
                 versions.activate(session, version=version)
             session.commit()
         log.info("version %s ready (gate: %s)", version, metrics["gate"]["reason"])
+        TRAININGS.labels("activated" if metrics["gate"]["passed"] else "kept_inactive").inc()
     except Exception as exc:
+        TRAININGS.labels("failed").inc()
         log.exception("training %s failed", version)
         with factory() as session:
             versions.finish(
                 session, version=version, status="failed", metrics={}, error=f"{type(exc).__name__}: {exc}"
             )
             session.commit()
+    finally:
+        TRAINING_SECONDS.observe(time.perf_counter() - started)

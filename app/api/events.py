@@ -13,6 +13,7 @@ from app import store
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep, WriteScope
 from app.errors import ApiError, describe
+from app.metrics import INGESTED
 from app.schemas import EventBatch, FeedbackEvent, IngestResult, PurchaseEvent, Rejected
 
 router = APIRouter(prefix="/v1/events", tags=["events"], dependencies=[WriteScope])
@@ -53,6 +54,7 @@ def _validate(rows: Sequence[Any], model: type[E], settings: Settings) -> tuple[
 
 
 def ingest(
+    kind: str,
     batch: EventBatch,
     model: type[E],
     add: Callable[[Session, Sequence[E]], int],
@@ -61,6 +63,7 @@ def ingest(
 ) -> IngestResult:
     check_batch_size(len(batch.events), settings, "events")
     valid, rejected, in_batch_duplicates = _validate(batch.events, model, settings)
+    INGESTED.labels(kind, "rejected").inc(len(rejected))
     if rejected and not valid and not in_batch_duplicates:
         first = rejected[0]
         raise ApiError(
@@ -71,16 +74,21 @@ def ingest(
         )
     accepted = add(session, valid)
     session.commit()  # acknowledged only once committed
-    return IngestResult(
-        accepted=accepted, duplicates=len(valid) - accepted + in_batch_duplicates, rejected=rejected
-    )
+    duplicates = len(valid) - accepted + in_batch_duplicates
+    INGESTED.labels(kind, "accepted").inc(accepted)
+    INGESTED.labels(kind, "duplicate").inc(duplicates)
+    return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
 
 
 @router.post("/purchases")
 def post_purchases(batch: EventBatch, session: SessionDep, settings: SettingsDep) -> IngestResult:
-    return ingest(batch, PurchaseEvent, lambda s, ev: store.add_purchases(s, events=ev), session, settings)
+    return ingest(
+        "purchases", batch, PurchaseEvent, lambda s, ev: store.add_purchases(s, events=ev), session, settings
+    )
 
 
 @router.post("/feedback")
 def post_feedback(batch: EventBatch, session: SessionDep, settings: SettingsDep) -> IngestResult:
-    return ingest(batch, FeedbackEvent, lambda s, ev: store.add_feedback(s, events=ev), session, settings)
+    return ingest(
+        "feedback", batch, FeedbackEvent, lambda s, ev: store.add_feedback(s, events=ev), session, settings
+    )

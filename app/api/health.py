@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from app.metrics import exposition
 
 router = APIRouter(tags=["health"])
 
@@ -14,6 +16,12 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    content, media_type = exposition()
+    return Response(content, media_type=media_type)
 
 
 @router.get("/readyz")
