@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_batch_events: int = 1000
     max_body_bytes: int = 4 * 1024 * 1024
     max_future_skew_days: float = 1.0
+    # Requests a second each API key may make on average (0: no limit), and its burst (0: the rate).
+    rate_limit_per_second: float = 0.0
+    rate_limit_burst: float = 0.0
 
     # Demo data imported on first run of the embedded default (empty store only).
     sample_data: Path | None = Path(__file__).resolve().parent.parent / "data" / "online_retail_sample.csv.gz"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.errors import ApiError
+from app.limits import RateLimiter
 
 
 # Dependencies that do no I/O are ``async``: FastAPI runs a sync one in the threadpool, a thread hop
@@ -58,6 +60,14 @@ def require(scope: str) -> Callable[[Request, SettingsDep], Awaitable[None]]:
             raise ApiError(401, "unauthorized", "authorization: unknown API key")
         if scope not in scopes:
             raise ApiError(403, "forbidden", f"authorization: this key lacks the '{scope}' scope")
+        limiter: RateLimiter = request.app.state.rate_limiter
+        if limiter.enabled and (wait := limiter.take(token.strip())) > 0:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"authorization: this key is over {limiter.rate:g} requests a second; retry later",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
 
     return check
 

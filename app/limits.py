@@ -1,8 +1,10 @@
-"""Request body size limit, enforced on the declared length and on the bytes actually streamed."""
+"""Request limits: the body's size (on the declared length and on the bytes actually streamed) and
+each API key's request rate."""
 
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,3 +67,30 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class RateLimiter:
+    """A token bucket per API key: ``rate`` requests a second on average, bursts up to ``burst``.
+
+    Kept in each process: under several workers or replicas a key's allowance is per process.
+    """
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = max(burst or rate, 1.0)
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when counted)
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def take(self, key: str) -> float:
+        """Spend one token of ``key``'s bucket: 0 if there was one, else the seconds until there is."""
+        now = time.monotonic()
+        tokens, then = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate

@@ -14,7 +14,7 @@ from app import errors
 from app.api import catalog, events, health, models, offers, profiles
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
-from app.limits import BodyLimitMiddleware
+from app.limits import BodyLimitMiddleware, RateLimiter
 from app.metrics import RequestMetrics
 from app.recommendation_log import RecommendationLog
 from app.serving import Serving
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.serving = Serving(factory, settings.models_dir, settings.model_poll_seconds)
     app.state.recommendation_log = RecommendationLog(engine)
     app.state.snapshot_reader = SnapshotReader(engine)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.trainer = Trainer(factory, settings.models_dir, settings.train)
 
     errors.install(app)

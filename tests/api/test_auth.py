@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+
+KEYS = {
+    "k-shop": frozenset({"read", "write"}),
+    "k-ops": frozenset({"read", "write", "admin"}),
+    "k-read": frozenset({"read"}),
+}
+READ = "/v1/products/nope/similar"  # past authentication: a 404, and nothing written
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def keyed(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings.model_copy(update={"api_keys": KEYS}))) as c:
+        yield c
+
+
+def test_a_missing_or_wrong_key_is_401(keyed: TestClient) -> None:
+    for headers in ({}, bearer("nope"), {"Authorization": "Basic k-shop"}, {"Authorization": "Bearer "}):
+        r = keyed.get(READ, headers=headers)
+        assert r.status_code == 401, headers
+        assert r.json()["error"]["code"] == "unauthorized"
+        assert "authorization" in r.json()["error"]["message"]
+
+
+def test_a_key_without_the_scope_is_403(keyed: TestClient) -> None:
+    assert keyed.get(READ, headers=bearer("k-read")).status_code == 404  # read: allowed
+    r = keyed.put("/v1/products", json={"products": []}, headers=bearer("k-read"))
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "forbidden"
+    assert "'write'" in r.json()["error"]["message"]
+    assert keyed.get("/v1/models", headers=bearer("k-shop")).status_code == 403  # admin only
+    assert keyed.get("/v1/models", headers=bearer("k-ops")).status_code == 200
+
+
+def test_health_and_metrics_need_no_key(keyed: TestClient) -> None:
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert keyed.get(path).status_code == 200, path
+
+
+def test_each_key_has_its_own_rate_limit(settings: Settings) -> None:
+    limited = settings.model_copy(
+        update={"api_keys": KEYS, "rate_limit_per_second": 1.0, "rate_limit_burst": 2.0}
+    )
+    with TestClient(create_app(limited)) as c:
+        assert [c.get(READ, headers=bearer("k-shop")).status_code for _ in range(2)] == [404, 404]
+        r = c.get(READ, headers=bearer("k-shop"))
+        assert r.status_code == 429
+        assert r.json()["error"]["code"] == "rate_limited"
+        assert r.headers["retry-after"] == "1"
+        assert c.get(READ, headers=bearer("k-ops")).status_code == 404  # another key: its own bucket
+        time.sleep(1.05)
+        assert c.get(READ, headers=bearer("k-shop")).status_code == 404
