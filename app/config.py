@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     sample_data: Path | None = Path(__file__).resolve().parent.parent / "data" / "online_retail_sample.csv.gz"
     train_on_start: bool = True
 
+    # A version still training after this long was left by a stopped process: marked failed at start.
+    training_timeout_seconds: float = 3600.0
+
     # How often a serving process checks which model version is active.
     model_poll_seconds: float = 2.0
 

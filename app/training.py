@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -141,24 +142,57 @@ def train(
     return model, metrics, forecast
 
 
+INTERRUPTED = "interrupted: the service stopped before training finished; train again"
+
+
 class Trainer:
-    """Runs training jobs one at a time in a background thread, outside any request."""
+    """Runs training jobs one at a time in a background thread, outside any request.
+
+    At shutdown the jobs not finished (running or queued) are marked failed, and a running one that
+    finishes afterwards does not record itself: a stopped service leaves no version training.
+    """
 
     def __init__(self, factory: sessionmaker[Session], models_dir: Any, config: TrainConfig) -> None:
         self.factory, self.models_dir, self.config = factory, models_dir, config
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbo-train")
+        self.stopping = threading.Event()
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
 
     def submit(self, version: str, as_of: datetime) -> Future[None]:
-        return self.pool.submit(run_job, self.factory, self.models_dir, self.config, version, as_of)
+        with self._lock:
+            self._pending.add(version)
+        return self.pool.submit(self._run, version, as_of)
+
+    def _run(self, version: str, as_of: datetime) -> None:
+        try:
+            run_job(self.factory, self.models_dir, self.config, version, as_of, stopping=self.stopping)
+        finally:
+            with self._lock:
+                self._pending.discard(version)
 
     def shutdown(self) -> None:
+        self.stopping.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            unfinished = sorted(self._pending)
+        if unfinished:
+            with self.factory() as session:
+                versions.fail_unfinished(session, names=unfinished, error=INTERRUPTED)
+                session.commit()
+            log.warning("stopped with versions unfinished, marked failed: %s", ", ".join(unfinished))
 
 
 def run_job(
-    factory: sessionmaker[Session], models_dir: Any, config: TrainConfig, version: str, as_of: datetime
+    factory: sessionmaker[Session],
+    models_dir: Any,
+    config: TrainConfig,
+    version: str,
+    as_of: datetime,
+    stopping: threading.Event | None = None,
 ) -> None:
-    """Train ``version`` (already recorded as training) and record the outcome; never raises."""
+    """Train ``version`` (already recorded as training) and record the outcome; never raises. Once
+    ``stopping`` is set the outcome is not recorded (the version was marked failed at shutdown)."""
     started = time.perf_counter()
     try:
         with factory() as session:
@@ -174,6 +208,9 @@ def run_job(
             "metrics": metrics,
             "forecast": forecast.to_dict() if forecast is not None else None,
         }
+        if stopping is not None and stopping.is_set():
+            log.warning("version %s trained after shutdown began: not recorded", version)
+            return
         metrics["checksum"] = artifact.save(model, models_dir / version, meta)
         with factory() as session:
             versions.finish(session, version=version, status="ready", metrics=metrics)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.schemas import utcnow
@@ -55,3 +55,22 @@ def finish(
         .where(ModelVersion.version == version)
         .values(status=status, metrics=metrics, error=error, finished_at=utcnow())
     )
+
+
+def fail_unfinished(
+    session: Session, *, error: str, names: Sequence[str] = (), created_before: datetime | None = None
+) -> int:
+    """Mark failed the versions still training among ``names``, or created before a moment."""
+    chosen: list[ColumnElement[bool]] = []
+    if names:
+        chosen.append(ModelVersion.version.in_(list(names)))
+    if created_before is not None:
+        chosen.append(ModelVersion.created_at < created_before)
+    if not chosen:
+        return 0
+    result = session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.status == "training", or_(*chosen))
+        .values(status="failed", error=error, finished_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
