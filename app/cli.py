@@ -20,6 +20,7 @@ from app import bootstrap
 from app.config import get_settings
 from app.import_job import print_import_report, run_import
 from app.importer import ONLINE_RETAIL, Mapping
+from app.logs import log_config
 from app.migrate import upgrade
 from app.ml.dataset import Dataset
 from app.schemas import to_naive_utc, utcnow
@@ -56,6 +57,8 @@ def serve(
             port=port or settings.port,
             workers=processes,
             log_level=settings.log_level,
+            log_config=log_config(settings.log_level),
+            access_log=False,  # nbo.access writes one, with the request id
             timeout_graceful_shutdown=30,
         )
 

@@ -18,6 +18,7 @@ from app.api import catalog, events, health, models, offers, profiles
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.limits import BodyLimitMiddleware, RateLimiter
+from app.logs import RequestContext
 from app.metrics import RequestMetrics
 from app.recommendation_log import RecommendationLog
 from app.schemas import utcnow
@@ -84,7 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics)  # outermost: it times everything, rejections included
+    app.add_middleware(RequestMetrics)  # it times everything, rejections included
+    app.add_middleware(RequestContext)  # outermost: every log line of a request carries its id
     for module in (health, events, catalog, offers, profiles, models):
         app.include_router(module.router)
     return app
