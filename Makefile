@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean container-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## hadolint, docker compose config, and an image build and run where a container engine runs.
+container-check: $(STAMP)
+	bash scripts/container_check.sh
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.train
 	$(BIN)/python -m bench.serve
+	$(BIN)/python -m bench.quality
+	$(BIN)/python -m bench.moment
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

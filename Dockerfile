@@ -1,0 +1,39 @@
+# nbo: the next-best-offer service. Build: docker build -t nbo . ; models live in the /models volume.
+
+# --- wheels for nbo's dependencies, built where compilers may be needed -----------------------------
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY app ./app
+RUN pip wheel --no-cache-dir --wheel-dir /wheels . "setuptools>=77" \
+    && rm /wheels/nbo-*.whl
+
+# --- the service --------------------------------------------------------------------------------------
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    OPENBLAS_NUM_THREADS=1 \
+    NBO_HOST=0.0.0.0 \
+    NBO_PORT=8000 \
+    NBO_MODELS_DIR=/models \
+    NBO_SAMPLE_DATA=
+WORKDIR /opt/nbo
+COPY --from=build /wheels /wheels
+COPY pyproject.toml README.md alembic.ini ./
+COPY app ./app
+COPY migrations ./migrations
+COPY data ./data
+# Installed in place (not into site-packages) so that nbo finds its migrations beside the code.
+RUN pip install --no-cache-dir --no-index --find-links /wheels /wheels/*.whl \
+    && pip install --no-cache-dir --no-index --find-links /wheels --no-deps --no-build-isolation -e . \
+    && rm -rf /wheels \
+    && useradd --system --uid 10001 --create-home nbo \
+    && mkdir -p /models \
+    && chown nbo /models
+USER 10001
+VOLUME ["/models"]
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"]
+ENTRYPOINT ["nbo"]
+CMD ["serve"]
