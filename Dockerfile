@@ -17,6 +17,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     NBO_PORT=8000 \
     NBO_MODELS_DIR=/models \
     NBO_SAMPLE_DATA=
+# implicit's compiled code needs the OpenMP runtime, which the slim image lacks (left unpinned: it
+# follows the base image's Debian release).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/nbo
 COPY --from=build /wheels /wheels
 COPY pyproject.toml README.md alembic.ini ./

@@ -17,13 +17,21 @@ if "$COMPOSE" config -q 2>/dev/null; then
   exit 1
 fi
 
+export CONTAINERS_CONF="$PWD/scripts/containers.conf"
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   ENGINE=docker
-elif command -v podman >/dev/null && podman image exists python:3.11-slim 2>/dev/null; then
-  ENGINE=podman
 else
-  echo "image build and run: no container engine on this machine (lint and compose checks done)"
-  exit 0
+  # No Docker engine: podman (Debian's), with a locally made stand-in for the base image.
+  if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
+    if [ "${CI:-}" != "true" ]; then
+      echo "image build and run: no docker or podman here; CI installs podman (apt-get install podman debootstrap)"
+      exit 0
+    fi
+    apt-get update -qq
+    apt-get install -y -qq podman debootstrap runc uidmap slirp4netns >/dev/null
+  fi
+  podman image exists docker.io/library/python:3.11-slim || bash scripts/make_base_image.sh
+  ENGINE=podman
 fi
 
 echo "$ENGINE build and run"
@@ -33,12 +41,13 @@ $ENGINE run -d --name "$name" -p 127.0.0.1:18000:8000 \
   -e NBO_DATABASE_URL=sqlite:////models/nbo.db -e NBO_SAMPLE_DATA=/opt/nbo/data/online_retail_sample.csv.gz \
   nbo:check >/dev/null
 trap '$ENGINE rm -f "$name" >/dev/null 2>&1 || true' EXIT
-for _ in $(seq 180); do
-  curl -sf http://127.0.0.1:18000/readyz >/dev/null && break
+# Ready once it serves the version it trained on the shipped sample at first start.
+for _ in $(seq 240); do
+  curl -sf http://127.0.0.1:18000/readyz | grep -q '"model":"v' && break
   sleep 1
 done
-curl -sf http://127.0.0.1:18000/readyz
-curl -sf "http://127.0.0.1:18000/v1/customers/17850/offers?limit=3" | grep -q '"offers"'
+curl -sf http://127.0.0.1:18000/readyz | grep '"model":"v' || { $ENGINE logs "$name" | tail -30; exit 1; }
+curl -sf "http://127.0.0.1:18000/v1/customers/17850/offers?limit=3" | grep -q '"strategy":"personalized"'
 $ENGINE stop --time 30 "$name" >/dev/null
 code=$($ENGINE inspect -f '{{.State.ExitCode}}' "$name")
 [ "$code" = 0 ] || { echo "the container exited with $code on SIGTERM" >&2; exit 1; }
