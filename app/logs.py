@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object a line, each carrying the id of the request that caused it.
+"""Structured logs and the request context: one JSON object a line, each carrying the id of the
+request that caused it.
 
 The request id comes from the caller's ``X-Request-ID`` (when it is a sane token) or is made here,
 and is sent back in the answer's ``X-Request-ID``; every request also leaves an access line.
@@ -16,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.metrics import observe_request
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -58,7 +61,8 @@ def log_config(level: str) -> dict[str, Any]:
 
 
 class RequestContext:
-    """Gives each request its id, sends it back, and writes the access line."""
+    """Gives each request its id, sends it back, writes the access line and counts it in the
+    metrics (outermost: rejections by other middleware count too)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -83,6 +87,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, with_id)
         finally:
+            seconds = time.perf_counter() - started
+            observe_request(scope, status, seconds)
             if access.isEnabledFor(logging.INFO):
                 access.info(
                     "%s %s %d",
@@ -95,7 +101,7 @@ class RequestContext:
                             "method": scope["method"],
                             "path": scope["path"],
                             "status": status,
-                            "ms": round((time.perf_counter() - started) * 1000, 2),
+                            "ms": round(seconds * 1000, 2),
                         },
                     },
                 )

@@ -19,7 +19,6 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.limits import BodyLimitMiddleware, RateLimiter
 from app.logs import RequestContext
-from app.metrics import RequestMetrics
 from app.recommendation_log import RecommendationLog
 from app.schemas import utcnow
 from app.serving import Serving
@@ -85,8 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics)  # it times everything, rejections included
-    app.add_middleware(RequestContext)  # outermost: every log line of a request carries its id
+    app.add_middleware(RequestContext)  # outermost: request id, access line, metrics
     for module in (health, events, catalog, offers, profiles, models):
         app.include_router(module.router)
     return app

@@ -24,7 +24,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 REQUESTS = Counter("nbo_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -71,31 +71,10 @@ def serving(version: str | None, previous: str | None, finished_at: float | None
     ACTIVE_MODEL_AGE.set(time.time() - finished_at if finished_at is not None else 0.0)
 
 
-class RequestMetrics:
-    """Counts and times every HTTP request by method, route template and status."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        finally:
-            route = scope.get("route")
-            # The route's template, not the path: one series per endpoint, not one per customer.
-            template = getattr(route, "path", "unmatched")
-            method = scope["method"]
-            REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(time.perf_counter() - started)
+def observe_request(scope: Scope, status: int, seconds: float) -> None:
+    """Count and time one HTTP request by method, route template and status."""
+    # The route's template, not the path: one series per endpoint, not one per customer.
+    template = getattr(scope.get("route"), "path", "unmatched")
+    method = scope["method"]
+    REQUESTS.labels(method, template, str(status)).inc()
+    LATENCY.labels(method, template).observe(seconds)

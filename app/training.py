@@ -17,6 +17,7 @@ from app import versions
 from app.columns import columns_for
 from app.metrics import TRAINING_SECONDS, TRAININGS
 from app.ml import artifact
+from app.ml.baselines import in_order
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
 from app.ml.cycles import repurchase_cycles
@@ -65,15 +66,8 @@ def model_ranker(model: Model, data: Dataset) -> Ranker:
 
 
 def popularity_ranker(model: Model, split: Split) -> Ranker:
-    order = popular_order(model, None)
-
-    def rank(customer: int, exclude: bool, k: int) -> list[int]:
-        if not exclude:
-            return [int(p) for p in order[:k]]
-        bought = split.bought_before.get(customer, np.zeros(0, np.int64))
-        return [int(p) for p in order[~np.isin(order, bought)][:k]]
-
-    return rank
+    """The model's own popularity ranking, for everyone: the floor a version must clear."""
+    return in_order(popular_order(model, None), split)
 
 
 def gate_score(result: dict[str, dict[str, float]]) -> float:

@@ -43,9 +43,8 @@ def _distinct_buyers(split: Split, n_products: int) -> npt.NDArray[np.float64]:
     return np.bincount(pairs % n_products, minlength=n_products).astype(np.float64)
 
 
-def popularity(split: Split, n_products: int) -> Ranker:
-    """The products most customers bought (distinct buyers)."""
-    order = np.argsort(-_distinct_buyers(split, n_products), kind="stable")
+def in_order(order: I64, split: Split) -> Ranker:
+    """Everyone gets the same products, in ``order``, less those they bought when asked to."""
 
     def rank(customer: int, exclude: bool, k: int) -> list[int]:
         if not exclude:
@@ -54,6 +53,11 @@ def popularity(split: Split, n_products: int) -> Ranker:
         return [int(p) for p in order[~np.isin(order, bought)][:k]]
 
     return rank
+
+
+def popularity(split: Split, n_products: int) -> Ranker:
+    """The products most customers bought (distinct buyers)."""
+    return in_order(np.argsort(-_distinct_buyers(split, n_products), kind="stable"), split)
 
 
 def own_most_bought(split: Split, n_customers: int, n_products: int) -> Ranker:
