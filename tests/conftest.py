@@ -69,6 +69,15 @@ def empty_tables(engine: Engine) -> None:
 
 
 @pytest.fixture
+def committed_engine(engine: Engine) -> Iterator[Engine]:
+    """The test database for tests that commit on connections of their own; emptied afterwards."""
+    try:
+        yield engine
+    finally:
+        empty_tables(engine)
+
+
+@pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=db_url,

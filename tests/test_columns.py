@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 import numpy as np
-import pytest
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
@@ -12,18 +10,9 @@ from app.columns import PurchaseColumns
 from app.ml.dataset import Dataset
 from app.store import add_purchases
 from app.tables import Purchase
-from tests.conftest import empty_tables
 from tests.test_snapshot import event
 
 LATER = datetime(2030, 1, 1)
-
-
-@pytest.fixture
-def store(engine: Engine) -> Iterator[Engine]:
-    try:
-        yield engine
-    finally:
-        empty_tables(engine)
 
 
 def add(engine: Engine, *events: tuple[int, str, str, str, str | None]) -> None:
@@ -47,43 +36,55 @@ def fresh(engine: Engine, before: datetime = LATER) -> Dataset:
         return PurchaseColumns().dataset(s, before=before)
 
 
-def test_reads_only_new_rows_and_matches_a_full_read(store: Engine) -> None:
-    add(store, (1, "bob", "p2", "2011-01-01T10:00:00", "o1"), (2, "ann", "p1", "2011-01-02T10:00:00", None))
+def test_reads_only_new_rows_and_matches_a_full_read(committed_engine: Engine) -> None:
+    add(
+        committed_engine,
+        (1, "bob", "p2", "2011-01-01T10:00:00", "o1"),
+        (2, "ann", "p1", "2011-01-02T10:00:00", None),
+    )
     columns = PurchaseColumns()
-    with Session(store) as s:
+    with Session(committed_engine) as s:
         first = columns.dataset(s, before=LATER)
     assert columns.rows_read == 2
     assert first.customers.ids == ["ann", "bob"]  # sorted, as a full read gives them
-    add(store, (3, "cy", "p3", "2011-01-03T10:00:00", "o3"), (4, "ann", "p3", "2011-01-02T12:00:00", None))
-    with Session(store) as s:
+    add(
+        committed_engine,
+        (3, "cy", "p3", "2011-01-03T10:00:00", "o3"),
+        (4, "ann", "p3", "2011-01-02T12:00:00", None),
+    )
+    with Session(committed_engine) as s:
         second = columns.dataset(s, before=LATER)
     assert columns.rows_read == 2
-    same(second, fresh(store))
+    same(second, fresh(committed_engine))
     # ann's two lines without order_id on one day are one order
     ann = second.customers.get("ann")
     assert len(set(second.order[second.customer == ann].tolist())) == 1
-    with Session(store) as s:
+    with Session(committed_engine) as s:
         columns.dataset(s, before=LATER)
     assert columns.rows_read == 0  # nothing new
 
 
-def test_before_cuts_by_time(store: Engine) -> None:
-    add(store, (1, "ann", "p1", "2011-01-01T10:00:00", "o1"), (2, "bob", "p2", "2011-02-01T10:00:00", "o2"))
-    data = fresh(store, before=datetime(2011, 1, 15))
+def test_before_cuts_by_time(committed_engine: Engine) -> None:
+    add(
+        committed_engine,
+        (1, "ann", "p1", "2011-01-01T10:00:00", "o1"),
+        (2, "bob", "p2", "2011-02-01T10:00:00", "o2"),
+    )
+    data = fresh(committed_engine, before=datetime(2011, 1, 15))
     assert data.customers.ids == ["ann"]
     assert data.products.ids == ["p1"]
 
 
-def test_a_deletion_below_the_copy_is_read_afresh(store: Engine) -> None:
-    add(store, *((n, f"c{n}", "p1", "2011-01-01T10:00:00", f"o{n}") for n in range(1, 6)))
+def test_a_deletion_below_the_copy_is_read_afresh(committed_engine: Engine) -> None:
+    add(committed_engine, *((n, f"c{n}", "p1", "2011-01-01T10:00:00", f"o{n}") for n in range(1, 6)))
     columns = PurchaseColumns()
-    with Session(store) as s:
+    with Session(committed_engine) as s:
         columns.dataset(s, before=LATER)
         s.execute(delete(Purchase).where(Purchase.customer_id.in_(["c2", "c5"])))
         s.commit()
-    add(store, (9, "c9", "p1", "2011-01-01T10:00:00", "o9"))
-    with Session(store) as s:
+    add(committed_engine, (9, "c9", "p1", "2011-01-01T10:00:00", "o9"))
+    with Session(committed_engine) as s:
         data = columns.dataset(s, before=LATER)
     assert columns.rows_read == 4  # everything, not just the new row
     assert data.customers.ids == ["c1", "c3", "c4", "c9"]
-    same(data, fresh(store))
+    same(data, fresh(committed_engine))

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -13,24 +12,15 @@ from app.db import make_engine
 from app.recommendation_log import RecommendationLog
 from app.schemas import utcnow
 from app.tables import Recommendation
-from tests.conftest import empty_tables
 
 
-@pytest.fixture
-def store(engine: Engine) -> Iterator[Engine]:
-    try:
-        yield engine
-    finally:
-        empty_tables(engine)
-
-
-def test_answers_are_written_as_offered(store: Engine) -> None:
-    log = RecommendationLog(store)
+def test_answers_are_written_as_offered(committed_engine: Engine) -> None:
+    log = RecommendationLog(committed_engine)
     log.record("r1", "ann", "v1", "personalized", ["p1", "p2"])
     log.record("r2", "bob", None, "popular", [])
     before = utcnow()
     log.flush()
-    with Session(store) as s:
+    with Session(committed_engine) as s:
         rows = {r.recommendation_id: r for r in s.scalars(select(Recommendation))}
     assert set(rows) == {"r1", "r2"}
     assert rows["r1"].product_ids == ["p1", "p2"]

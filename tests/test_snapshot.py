@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -18,7 +17,6 @@ from app.schemas import CustomerIn, ProductIn, PurchaseEvent
 from app.serving import Loaded
 from app.snapshot import SnapshotReader
 from app.store import add_purchases, upsert_customers, upsert_products
-from tests.conftest import empty_tables
 from tests.ml.test_rank import SMALL, checkerboard, fit_lines
 
 
@@ -35,9 +33,9 @@ def event(n: int, customer: str, product: str, when: str, order: str | None = No
 
 
 @pytest.fixture
-def stored(engine: Engine) -> Iterator[Engine]:
-    """Committed rows (the reader has a connection of its own), removed afterwards."""
-    with Session(engine) as s:
+def stored(committed_engine: Engine) -> Engine:
+    """Committed rows: the reader has a connection of its own."""
+    with Session(committed_engine) as s:
         add_purchases(
             s,
             events=[
@@ -50,10 +48,7 @@ def stored(engine: Engine) -> Iterator[Engine]:
         upsert_customers(s, customers=[CustomerIn(customer_id="ann", country="France")])
         upsert_products(s, products=[ProductIn(product_id="p2", active=False)])
         s.commit()
-    try:
-        yield engine
-    finally:
-        empty_tables(engine)
+    return committed_engine
 
 
 def test_reads_lines_in_window_customer_inactive_and_clock(stored: Engine) -> None:

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -19,15 +17,6 @@ from app.store import add_purchases
 from app.tables import ModelVersion
 from app.training import INTERRUPTED, Trainer
 from tests.api.helpers import shop_events
-from tests.conftest import empty_tables
-
-
-@pytest.fixture
-def store(engine: Engine) -> Iterator[Engine]:
-    try:
-        yield engine
-    finally:
-        empty_tables(engine)
 
 
 def status(engine: Engine, version: str) -> tuple[str, str | None]:
@@ -37,9 +26,11 @@ def status(engine: Engine, version: str) -> tuple[str, str | None]:
         return row.status, row.error
 
 
-def test_versions_left_training_long_ago_are_failed_at_start(store: Engine, settings: Settings) -> None:
+def test_versions_left_training_long_ago_are_failed_at_start(
+    committed_engine: Engine, settings: Settings
+) -> None:
     now = utcnow()
-    with Session(store) as s:
+    with Session(committed_engine) as s:
         for name, created, state in (
             ("v-old", now - timedelta(hours=2), "training"),
             ("v-new", now, "training"),  # may be running in another process right now
@@ -49,19 +40,19 @@ def test_versions_left_training_long_ago_are_failed_at_start(store: Engine, sett
         s.commit()
     with TestClient(create_app(settings)):
         pass
-    assert status(store, "v-old")[0] == "failed"
-    assert "abandoned" in (status(store, "v-old")[1] or "")
-    assert status(store, "v-new") == ("training", None)
-    assert status(store, "v-done")[0] == "ready"
+    assert status(committed_engine, "v-old")[0] == "failed"
+    assert "abandoned" in (status(committed_engine, "v-old")[1] or "")
+    assert status(committed_engine, "v-new") == ("training", None)
+    assert status(committed_engine, "v-done")[0] == "ready"
 
 
 def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
-    store: Engine, settings: Settings, tmp_path: Path
+    committed_engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    with Session(store) as s:
+    with Session(committed_engine) as s:
         add_purchases(s, events=[PurchaseEvent.model_validate(e) for e in shop_events(customers=90)])
         s.commit()
-    factory = make_session_factory(store)
+    factory = make_session_factory(committed_engine)
     trainer = Trainer(factory, tmp_path, settings.train)
     names = []
     with factory() as s:
@@ -78,7 +69,7 @@ def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
     trainer.shutdown()
     assert queued.cancelled()
     for name in names:
-        assert status(store, name) == ("failed", INTERRUPTED)
+        assert status(committed_engine, name) == ("failed", INTERRUPTED)
     running.result(timeout=60)  # the running one finishes its work ...
-    assert status(store, names[0]) == ("failed", INTERRUPTED)  # ... and does not record itself
+    assert status(committed_engine, names[0]) == ("failed", INTERRUPTED)  # ... and does not record itself
     assert not (tmp_path / names[0]).exists()
