@@ -11,13 +11,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session
 
-from app.db import throwaway_database
+from app.columns import PurchaseColumns
+from app.db import make_engine, throwaway_database
+from app.import_job import run_import
+from app.importer import ONLINE_RETAIL
 from app.migrate import upgrade
+from app.ml.dataset import EPOCH, Dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -91,3 +97,43 @@ def write_results(name: str, results: dict[str, Any], markdown: str) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown)
     sys.stdout.write(markdown)
+
+
+@contextmanager
+def full_store(workdir: Path) -> Iterator[tuple[str, Dataset]]:
+    """A fresh SQLite store holding the data file, and its purchases as arrays."""
+    with database("sqlite", workdir) as url:
+        run_import(data_file(), ONLINE_RETAIL, database_url=url)
+        engine = make_engine(url)
+        with Session(engine) as session:
+            data = PurchaseColumns().dataset(session, before=datetime.max)
+        engine.dispose()
+        yield url, data
+
+
+def protocol_cutoff(data: Dataset) -> tuple[float, str]:
+    """The latest purchase − 30 days, to the second: as days, and as an RFC 3339 time."""
+    day = round((data.last_day - 30.0) * 86400) / 86400
+    return day, (EPOCH + timedelta(days=day)).isoformat() + "Z"
+
+
+def server_env(url: str, workdir: Path) -> dict[str, str]:
+    """``nbo serve`` on a store, training nothing by itself."""
+    return {
+        "NBO_DATABASE_URL": url,
+        "NBO_MODELS_DIR": str(workdir / "models"),
+        "NBO_SAMPLE_DATA": "",
+        "NBO_TRAIN_ON_START": "false",
+    }
+
+
+def train_and_serve(base: str, as_of: str) -> str:
+    """POST /v1/models with ``as_of``; wait until the version is ready, active and served."""
+    version = str(httpx.post(f"{base}/v1/models", json={"as_of": as_of}).json()["version"])
+    while (body := httpx.get(f"{base}/v1/models/{version}").json())["status"] == "training":
+        time.sleep(0.5)
+    if body["status"] != "ready" or not body["active"]:
+        raise RuntimeError(f"the version did not become active: {body}")
+    while httpx.get(f"{base}/readyz").json().get("model") != version:
+        time.sleep(0.2)
+    return version

@@ -12,22 +12,23 @@ from __future__ import annotations
 
 import tempfile
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 from scipy.stats import rankdata
-from sqlalchemy.orm import Session
 
-from app.columns import PurchaseColumns
-from app.db import make_engine
-from app.import_job import run_import
-from app.importer import ONLINE_RETAIL
-from app.ml.dataset import EPOCH
 from app.ml.moment import activity, fit_forecast, recent_orders
-from bench.common import data_file, database, server, write_results
+from bench.common import (
+    data_file,
+    full_store,
+    protocol_cutoff,
+    server,
+    server_env,
+    train_and_serve,
+    write_results,
+)
 
 
 def auc(score: np.ndarray, label: np.ndarray) -> float:
@@ -38,34 +39,16 @@ def auc(score: np.ndarray, label: np.ndarray) -> float:
 
 def main() -> None:
     results: dict[str, Any] = {"data": data_file().name}
-    with tempfile.TemporaryDirectory() as tmp, database("sqlite", Path(tmp)) as url:
-        run_import(data_file(), ONLINE_RETAIL, database_url=url)
-        engine = make_engine(url)
-        with Session(engine) as s:
-            data = PurchaseColumns().dataset(s, before=datetime.max)
-        engine.dispose()
-        cutoff_day = round((data.last_day - 30.0) * 86400) / 86400
-        cutoff = (EPOCH + timedelta(days=cutoff_day)).isoformat() + "Z"
+    with tempfile.TemporaryDirectory() as tmp, full_store(Path(tmp)) as (url, data):
+        cutoff_day, cutoff = protocol_cutoff(data)
         n = len(data.customers)
         before = data.lines(cutoff_day)
         act = activity(before, n)
         buyers = np.flatnonzero(act.buyers)
         after = recent_orders(data.lines(cutoff_day + 30.0, cutoff_day).aged(-30.0), n)[30]
-        env = {
-            "NBO_DATABASE_URL": url,
-            "NBO_MODELS_DIR": str(Path(tmp) / "models"),
-            "NBO_SAMPLE_DATA": "",
-            "NBO_TRAIN_ON_START": "false",
-        }
         expected = np.zeros(len(buyers))
-        with server(env) as base:
-            version = httpx.post(f"{base}/v1/models", json={"as_of": cutoff}).json()["version"]
-            while (body := httpx.get(f"{base}/v1/models/{version}").json())["status"] == "training":
-                time.sleep(0.5)
-            if body["status"] != "ready" or not body["active"]:
-                raise RuntimeError(f"the version did not become active: {body}")
-            while httpx.get(f"{base}/readyz").json().get("model") != version:
-                time.sleep(0.2)
+        with server(server_env(url, Path(tmp))) as base:
+            train_and_serve(base, cutoff)
             started = time.perf_counter()
             with httpx.Client(base_url=base, timeout=60) as client:
                 for i, code in enumerate(buyers.tolist()):

@@ -11,23 +11,24 @@ baselines) are reported beside. Run: ``python -m bench.quality``.
 from __future__ import annotations
 
 import tempfile
-import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-from sqlalchemy.orm import Session
 
-from app.columns import PurchaseColumns
 from app.config import Settings
-from app.db import make_engine
-from app.evaluation import RANKERS, WINDOW_DAYS, evaluate_dataset
-from app.import_job import run_import
-from app.importer import ONLINE_RETAIL
+from app.evaluation import RANKERS, evaluate_dataset
 from app.ml.evaluate import METRICS, at_k, make_split
-from bench.common import data_file, database, server, write_results
+from bench.common import (
+    data_file,
+    full_store,
+    protocol_cutoff,
+    server,
+    server_env,
+    train_and_serve,
+    write_results,
+)
 
 
 def over_http(base: str, data: Any, cutoff: str, cutoff_day: float) -> dict[str, dict[str, float]]:
@@ -59,29 +60,12 @@ def over_http(base: str, data: Any, cutoff: str, cutoff_day: float) -> dict[str,
 
 def main() -> None:
     results: dict[str, Any] = {"data": data_file().name}
-    with tempfile.TemporaryDirectory() as tmp, database("sqlite", Path(tmp)) as url:
-        run_import(data_file(), ONLINE_RETAIL, database_url=url)
-        engine = make_engine(url)
-        with Session(engine) as s:
-            data = PurchaseColumns().dataset(s, before=datetime.max)
-        engine.dispose()
-        cutoff_day = round((data.last_day - WINDOW_DAYS) * 86400) / 86400
+    with tempfile.TemporaryDirectory() as tmp, full_store(Path(tmp)) as (url, data):
+        cutoff_day, _ = protocol_cutoff(data)
         evaluated = evaluate_dataset(data, Settings().train, cutoff_day=cutoff_day)
         cutoff = evaluated["cutoff"]
-        env = {
-            "NBO_DATABASE_URL": url,
-            "NBO_MODELS_DIR": str(Path(tmp) / "models"),
-            "NBO_SAMPLE_DATA": "",
-            "NBO_TRAIN_ON_START": "false",
-        }
-        with server(env) as base:
-            version = httpx.post(f"{base}/v1/models", json={"as_of": cutoff}).json()["version"]
-            while (body := httpx.get(f"{base}/v1/models/{version}").json())["status"] == "training":
-                time.sleep(0.5)
-            if body["status"] != "ready" or not body["active"]:
-                raise RuntimeError(f"the version did not become active: {body}")
-            while httpx.get(f"{base}/readyz").json().get("model") != version:
-                time.sleep(0.2)
+        with server(server_env(url, Path(tmp))) as base:
+            train_and_serve(base, cutoff)
             results["http"] = over_http(base, data, cutoff, cutoff_day)
     results["cutoff"] = cutoff
     results["evaluate"] = evaluated["results"]
