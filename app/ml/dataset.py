@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,15 +26,11 @@ def to_day(moment: datetime) -> float:
     return round((moment - EPOCH) / timedelta(milliseconds=1)) / MS_PER_DAY
 
 
-def order_keys(customers: Sequence[str], orders: Sequence[str | None], days: F64) -> list[str]:
-    """An order is its order_id, or else the customer's purchase day."""
-    return [
-        o if o is not None else f"{c}\x1f{int(d)}" for c, o, d in zip(customers, orders, days, strict=True)
-    ]
-
-
 @dataclass
 class Dataset:
+    """Every purchase line as arrays (see app/columns.py for how the store's are read). An order is
+    its order_id, or else the customer's purchase day."""
+
     customers: IdMap
     products: IdMap
     countries: list[str | None]  # per customer code
@@ -45,42 +40,6 @@ class Dataset:
     quantity: F64
     spend: F64
     day: F64
-
-    @classmethod
-    def build(
-        cls,
-        customer_ids: Sequence[str],
-        product_ids: Sequence[str],
-        quantity: Sequence[float],
-        unit_price: Sequence[float],
-        day: Sequence[float],
-        order_ids: Sequence[str | None],
-        countries: dict[str, str | None] | None = None,
-        products: IdMap | None = None,
-    ) -> Dataset:
-        customers, cust = IdMap.encode(customer_ids)
-        if products is None:
-            products, prod = IdMap.encode(product_ids)
-        else:
-            prod = products.codes(product_ids)
-        days = np.asarray(day, dtype=np.float64)
-        _, order = np.unique(
-            np.asarray(order_keys(customer_ids, order_ids, days), dtype=object), return_inverse=True
-        )
-        qty = np.asarray(quantity, dtype=np.float64)
-        keep = prod >= 0
-        countries = countries or {}
-        return cls(
-            customers=customers,
-            products=products,
-            countries=[countries.get(c) for c in customers.ids],
-            customer=cust[keep],
-            product=prod[keep],
-            order=order.astype(np.int64)[keep],
-            quantity=qty[keep],
-            spend=(qty * np.asarray(unit_price, dtype=np.float64))[keep],
-            day=days[keep],
-        )
 
     def lines(self, before_day: float, after_day: float = -np.inf) -> Lines:
         """Lines in [after_day, before_day), aged back from ``before_day``."""
