@@ -78,7 +78,7 @@ def customer_base(session: Session, loaded: Loaded, as_of: datetime) -> Base:
     lines = data.lines(to_day(as_of))
     act = activity(lines, n)
     if forecast is None:  # no trained version to hold one: fit it for this moment
-        forecast = fit_forecast(lines, n) if act.buyers.sum() >= 10 else None
+        forecast = fit_forecast(lines, n)
     scores = rfm(act)
     base = Base(
         as_of=as_of,

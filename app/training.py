@@ -25,7 +25,7 @@ from app.ml.dataset import EPOCH, Dataset, to_day
 from app.ml.evaluate import Ranker, Split, evaluate, make_split
 from app.ml.matrix import Lines
 from app.ml.model import Model, fit
-from app.ml.moment import Forecast, activity, fit_forecast
+from app.ml.moment import Forecast, fit_forecast
 from app.ml.rank import popular_order, recommend
 
 log = logging.getLogger("nbo.training")
@@ -116,9 +116,8 @@ def train(
     # Lines strictly before as_of, aged from the clock (the latest purchase before as_of).
     everything = data.lines(as_of_day).aged(clock - as_of_day)
     model = fit_on(everything, data, config, day=clock, until_day=as_of_day)
-    # Purchase timing, as of the same clock; it needs a base to learn from.
-    enough = int(activity(everything, len(data.customers)).buyers.sum()) >= 10
-    forecast = fit_forecast(everything, len(data.customers)) if enough else None
+    # Purchase timing, as of the same clock (None while the store has too few buyers).
+    forecast = fit_forecast(everything, len(data.customers))
     metrics = {
         "evaluation": {
             "cutoff": (EPOCH + timedelta(days=split.cutoff_day)).isoformat() + "Z",

@@ -63,6 +63,7 @@ def main() -> None:
     # BG/NBD alone, as the version fitted it (same clock), for comparison.
     clock = data.clock(cutoff_day)
     forecast = fit_forecast(before.aged(clock - cutoff_day), n)
+    assert forecast is not None  # thousands of buyers
     x, t_x, age = act.bgnbd_inputs()
     bgnbd = forecast.bgnbd.expected(30.0, x, t_x, age)[buyers]
     spend = np.sort(np.maximum(act.monetary[buyers], 0.0))[::-1]

@@ -197,11 +197,24 @@ def _features(bgnbd: BgNbd, act: Activity, recent: dict[int, F64]) -> F64:
     return np.stack(columns, axis=1)
 
 
-def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast:
-    """From lines whose ages count back from the version's clock."""
+MIN_BUYERS = 10  # fewer customers who ordered are too few to fit a model of them
+
+
+def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast | None:
+    """From lines whose ages count back from the version's clock; None with fewer than MIN_BUYERS
+    buyers. When the 30 days before the clock hold the first orders of nearly everyone (too few
+    buyers before them to learn from), the forecast is BG/NBD alone."""
+    act_now = activity(lines, n_customers)
+    if int(act_now.buyers.sum()) < MIN_BUYERS:
+        return None
+    x, t_x, age = act_now.bgnbd_inputs()
+    now = fit_bgnbd(x[act_now.buyers], t_x[act_now.buyers], age[act_now.buyers])
     earlier = lines.take(lines.age_days >= HORIZON).aged(-HORIZON)
     act_then = activity(earlier, n_customers)
     buyers = act_then.buyers
+    if int(buyers.sum()) < MIN_BUYERS:
+        width = len(WINDOWS) + 7  # the columns of _features; the first is log E[BG/NBD]
+        return Forecast(now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width)
     x, t_x, age = act_then.bgnbd_inputs()
     then = fit_bgnbd(x[buyers], t_x[buyers], age[buyers])
     features = _features(then, act_then, recent_orders(earlier, n_customers))[buyers]
@@ -219,7 +232,4 @@ def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast:
         return value, (z * (mu - target)[:, None]).mean(axis=0) + 2 * l2 * penalty
 
     weights = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B").x
-    act_now = activity(lines, n_customers)
-    x, t_x, age = act_now.bgnbd_inputs()
-    now = fit_bgnbd(x[act_now.buyers], t_x[act_now.buyers], age[act_now.buyers])
     return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist())

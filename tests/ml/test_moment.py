@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.ml.btyd import BgNbd, fit_bgnbd, log_likelihood
-from app.ml.moment import activity, pareto, quintiles, rfm, segment, segments
+from app.ml.moment import activity, fit_forecast, pareto, quintiles, recent_orders, rfm, segment, segments
 from tests.ml.test_rank import lines_from
 
 
@@ -120,3 +120,16 @@ def test_bgnbd_properties() -> None:
     e30, e60 = m.expected(30.0, x, t_x, age), m.expected(60.0, x, t_x, age)
     assert np.all(e60 > e30)
     assert np.all(e30 >= 0)
+
+
+def test_forecast_needs_buyers_and_falls_back_to_bgnbd_when_all_are_recent() -> None:
+    # (customer, product, order, quantity, unit_price, age): three orders each in the last ten days
+    recent = [(c, 0, 100 * c + k, 1, 2.0, float(2 + 3 * k)) for c in range(20) for k in range(3)]
+    assert fit_forecast(lines_from(recent[:27]), 20) is None  # nine buyers: too few
+    forecast = fit_forecast(lines_from(recent), 20)
+    assert forecast is not None
+    lines = lines_from(recent)
+    act = activity(lines, 20)
+    x, t_x, age = act.bgnbd_inputs()
+    alone = forecast.bgnbd.expected(30.0, x, t_x, age)
+    np.testing.assert_allclose(forecast.expected(act, recent_orders(lines, 20)), alone + 1e-3, rtol=1e-9)
