@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.history import epoch_days
-from app.ml.dataset import MS_PER_DAY, Dataset, to_day
+from app.ml.dataset import MS_PER_DAY, Dataset, order_key, to_day
 from app.ml.ids import IdMap
 from app.tables import Customer, Purchase
 
@@ -132,11 +132,7 @@ class PurchaseColumns:
         ids, customers, products, quantity, price, day, orders = zip(*rows, strict=True)
         # SQLite's julianday carries ~0.1 ms of rounding: times are kept to the millisecond.
         days = np.round(np.array(day, dtype=np.float64) * MS_PER_DAY) / MS_PER_DAY
-        # An order is its order_id, or else the customer's purchase day.
-        keys = (
-            o if o is not None else f"{c}\x1f{int(d)}"
-            for c, o, d in zip(customers, orders, days.tolist(), strict=True)
-        )
+        keys = (order_key(c, o, d) for c, o, d in zip(customers, orders, days.tolist(), strict=True))
         self.chunks.append(
             (
                 self.customers.encode(customers),

@@ -10,14 +10,13 @@ fitted on the purchases before the cutoff, from that version's own sums of each 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
 
 from app.ml import baselines
 from app.ml.config import TrainConfig
-from app.ml.dataset import EPOCH, Dataset
+from app.ml.dataset import Dataset, from_day
 from app.ml.evaluate import Ranker, evaluate, make_split
 from app.training import fit_on, model_ranker
 
@@ -41,7 +40,7 @@ def evaluate_dataset(
         "item_knn_bm25": baselines.item_knn_bm25(split, n_customers, n_products),
     }
     return {
-        "cutoff": (EPOCH + timedelta(seconds=round(cutoff * 86400))).isoformat() + "Z",
+        "cutoff": from_day(cutoff).isoformat() + "Z",
         "k": k,
         "customers": {t.name: len(t.truth) for t in split.tasks},
         "results": {name: evaluate(split, rank, k=k) for name, rank in rankers.items()},

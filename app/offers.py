@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from app.history import inactive_products
-from app.ml.dataset import EPOCH, to_day
+from app.ml.dataset import EPOCH, from_day, order_key, to_day
 from app.ml.matrix import Lines, sums
 from app.ml.model import Model
 from app.ml.rank import recommend
@@ -19,7 +19,7 @@ from app.snapshot import HistoryRow, SnapshotReader
 EMPTY_LINES = Lines(*(np.zeros(0, dtype=np.int64),) * 3, *(np.zeros(0, dtype=np.float64),) * 3)
 
 
-def customer_lines(model: Model, rows: list[HistoryRow], clock_day: float) -> Lines:
+def customer_lines(model: Model, customer_id: str, rows: list[HistoryRow], clock_day: float) -> Lines:
     """A customer's purchase rows as lines over the model's products (products it never saw dropped),
     aged back from ``clock_day``."""
     index = model.product_index
@@ -27,7 +27,7 @@ def customer_lines(model: Model, rows: list[HistoryRow], clock_day: float) -> Li
     if not kept:
         return EMPTY_LINES
     days = np.array([r[3] for r in kept], dtype=np.float64)
-    keys = [r[4] if r[4] is not None else f"day:{int(d)}" for r, d in zip(kept, days, strict=True)]
+    keys = [order_key(customer_id, r[4], d) for r, d in zip(kept, days.tolist(), strict=True)]
     _, order = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
     qty = np.array([r[1] for r in kept], dtype=np.float64)
     return Lines(
@@ -53,14 +53,14 @@ async def offers_for(
     trained = model.customers
     # The version holds every line before its as_of; the store is read for what came after. A request
     # for an earlier moment reads the customer's whole history before it instead.
-    trained_until = EPOCH + timedelta(days=trained.until_day)
+    trained_until = from_day(trained.until_day)
     use_trained = as_of >= trained_until
     snap = await reader.read(
         customer_id=customer_id, since=trained_until if use_trained else EPOCH, before=as_of
     )
     # Recency counts from the store's latest purchase before as_of, as in training.
     clock = snap.clock_day if snap.clock_day is not None else to_day(as_of)
-    later = customer_lines(model, snap.lines, clock)
+    later = customer_lines(model, customer_id, snap.lines, clock)
     if use_trained and snap.known:  # an erased customer leaves no trace, trained or not
         customer = trained.at(customer_id, clock, later, model.config)
     else:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.columns import columns_for
-from app.ml.dataset import EPOCH, MS_PER_DAY, Dataset, to_day
+from app.ml.dataset import Dataset, from_day, to_day
 from app.ml.matrix import Lines
 from app.ml.moment import (
     HORIZON,
@@ -108,7 +108,7 @@ def _iso(moment: datetime | None) -> str | None:
 def _ago(as_of: datetime, days: float) -> datetime:
     """The moment ``days`` before ``as_of``, to the millisecond the store keeps (ages are differences
     of whole milliseconds, so this gives back the stored time exactly)."""
-    return EPOCH + timedelta(milliseconds=round((to_day(as_of) - float(days)) * MS_PER_DAY))
+    return from_day(to_day(as_of) - float(days))
 
 
 def profile(session: Session, loaded: Loaded, *, customer_id: str, as_of: datetime) -> dict[str, Any] | None:

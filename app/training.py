@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from app.ml.baselines import in_order
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
 from app.ml.cycles import repurchase_cycles
-from app.ml.dataset import EPOCH, Dataset, to_day
+from app.ml.dataset import Dataset, from_day, to_day
 from app.ml.evaluate import Ranker, Split, evaluate, make_split
 from app.ml.matrix import Lines
 from app.ml.model import Model, fit
@@ -120,7 +120,7 @@ def train(
     forecast = fit_forecast(everything, len(data.customers))
     metrics = {
         "evaluation": {
-            "cutoff": (EPOCH + timedelta(days=split.cutoff_day)).isoformat() + "Z",
+            "cutoff": from_day(split.cutoff_day).isoformat() + "Z",
             "window_days": config.eval_window_days,
             "k": config.eval_k,
             **result,

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from app.db import make_engine, throwaway_database
 from app.import_job import run_import
 from app.importer import ONLINE_RETAIL
 from app.migrate import upgrade
-from app.ml.dataset import EPOCH, Dataset
+from app.ml.dataset import Dataset, from_day
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -114,7 +114,7 @@ def full_store(workdir: Path) -> Iterator[tuple[str, Dataset]]:
 def protocol_cutoff(data: Dataset) -> tuple[float, str]:
     """The latest purchase − 30 days, to the second: as days, and as an RFC 3339 time."""
     day = round((data.last_day - 30.0) * 86400) / 86400
-    return day, (EPOCH + timedelta(days=day)).isoformat() + "Z"
+    return day, from_day(day).isoformat() + "Z"
 
 
 def server_env(url: str, workdir: Path) -> dict[str, str]:

@@ -26,6 +26,17 @@ def to_day(moment: datetime) -> float:
     return round((moment - EPOCH) / timedelta(milliseconds=1)) / MS_PER_DAY
 
 
+def from_day(day: float) -> datetime:
+    """The moment ``day`` stands for (naive UTC), to the millisecond: ``from_day(to_day(t)) == t`` for
+    any ``t`` in whole milliseconds."""
+    return EPOCH + timedelta(milliseconds=round(day * MS_PER_DAY))
+
+
+def order_key(customer_id: str, order_id: str | None, day: float) -> str:
+    """An order is its order_id, or else the customer's purchase day."""
+    return order_id if order_id is not None else f"{customer_id}\x1f{int(day)}"
+
+
 @dataclass
 class Dataset:
     """Every purchase line as arrays (see app/columns.py for how the store's are read). An order is
