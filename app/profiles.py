@@ -30,7 +30,6 @@ from app.ml.moment import (
     activity,
     fit_forecast,
     pareto,
-    recent_orders,
     rfm,
     segments,
 )
@@ -88,7 +87,7 @@ def customer_base(session: Session, loaded: Loaded, as_of: datetime) -> Base:
         scores=scores,
         segment=segments(act, scores),
         p_active=forecast.p_active(act) if forecast is not None else np.zeros(n),
-        expected=forecast.expected(act, recent_orders(lines, n)) if forecast is not None else np.zeros(n),
+        expected=forecast.expected(act) if forecast is not None else np.zeros(n),
         by_customer=(by := np.argsort(lines.customer, kind="stable")),
         starts=np.searchsorted(lines.customer[by], np.arange(n + 1)).astype(np.int64),
     )

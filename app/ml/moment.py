@@ -31,6 +31,7 @@ class Activity:
     monetary: F64
     first_age: F64
     last_age: F64
+    recent: dict[int, F64]  # per window of WINDOWS days: orders in its last that many days
 
     @property
     def buyers(self) -> npt.NDArray[np.bool_]:
@@ -42,11 +43,31 @@ class Activity:
         return x, np.nan_to_num(self.first_age - self.last_age), np.nan_to_num(self.first_age)
 
 
+def _orders(lines: Lines) -> tuple[I64, F64]:
+    """Each order holding a purchased line: its customer and its age (its latest line's)."""
+    positive = lines.quantity > 0
+    pairs, inverse = np.unique(
+        np.stack([lines.customer[positive], lines.order[positive]], axis=1), axis=0, return_inverse=True
+    )
+    age = np.full(len(pairs), np.inf)
+    np.minimum.at(age, inverse.ravel(), lines.age_days[positive])
+    return pairs[:, 0].astype(np.int64), age
+
+
+def _recent(customer: I64, age: F64, n_customers: int) -> dict[int, F64]:
+    return {d: np.bincount(customer[age < d], minlength=n_customers).astype(np.float64) for d in WINDOWS}
+
+
+def recent_orders(lines: Lines, n_customers: int) -> dict[int, F64]:
+    """Per window, each customer's orders in the last that many days."""
+    return _recent(*_orders(lines), n_customers)
+
+
 def activity(lines: Lines, n_customers: int) -> Activity:
     """From lines whose ages count back from the moment (only lines before it)."""
     positive = lines.quantity > 0
-    pairs = np.unique(np.stack([lines.customer[positive], lines.order[positive]], axis=1), axis=0)
-    orders = np.bincount(pairs[:, 0], minlength=n_customers).astype(np.float64)
+    customer_of_order, order_age = _orders(lines)
+    orders = np.bincount(customer_of_order, minlength=n_customers).astype(np.float64)
     first = np.full(n_customers, -np.inf)
     last = np.full(n_customers, np.inf)
     np.maximum.at(first, lines.customer[positive], lines.age_days[positive])
@@ -58,6 +79,7 @@ def activity(lines: Lines, n_customers: int) -> Activity:
         monetary=monetary.astype(np.float64),
         first_age=np.where(none, np.nan, first),
         last_age=np.where(none, np.nan, last),
+        recent=_recent(customer_of_order, order_age, n_customers),
     )
 
 
@@ -135,17 +157,6 @@ WINDOWS = (14, 30, 90, 180, 365)  # days of recent orders used as features
 HORIZON = 30.0
 
 
-def recent_orders(lines: Lines, n_customers: int) -> dict[int, F64]:
-    """Per window, each customer's orders in the last that many days."""
-    positive = lines.quantity > 0
-    pairs, inverse = np.unique(
-        np.stack([lines.customer[positive], lines.order[positive]], axis=1), axis=0, return_inverse=True
-    )
-    age = np.full(len(pairs), np.inf)
-    np.minimum.at(age, inverse.ravel(), lines.age_days[positive])
-    return {d: np.bincount(pairs[age < d, 0], minlength=n_customers).astype(np.float64) for d in WINDOWS}
-
-
 @dataclass(frozen=True)
 class Forecast:
     """Expected orders in the next 30 days: BG/NBD, then a Poisson regression on its expectation,
@@ -173,13 +184,13 @@ class Forecast:
         x, t_x, age = act.bgnbd_inputs()
         return np.where(act.buyers, self.bgnbd.p_alive(x, t_x, age), 0.0)
 
-    def expected(self, act: Activity, recent: dict[int, F64]) -> F64:
-        z = (_features(self.bgnbd, act, recent) - np.array(self.mean)) / np.array(self.scale)
+    def expected(self, act: Activity) -> F64:
+        z = (_features(self.bgnbd, act) - np.array(self.mean)) / np.array(self.scale)
         eta = self.weights[0] + z @ np.array(self.weights[1:])
         return np.where(act.buyers, np.exp(np.minimum(eta, 50.0)), 0.0)
 
 
-def _features(bgnbd: BgNbd, act: Activity, recent: dict[int, F64]) -> F64:
+def _features(bgnbd: BgNbd, act: Activity) -> F64:
     x, t_x, age = act.bgnbd_inputs()
     mean_gap = np.where(x > 0, t_x / np.maximum(x, 1.0), 0.0)
     last = np.nan_to_num(act.last_age)
@@ -187,7 +198,7 @@ def _features(bgnbd: BgNbd, act: Activity, recent: dict[int, F64]) -> F64:
     columns = [
         np.log(bgnbd.expected(HORIZON, x, t_x, age) + 1e-3),
         np.log(bgnbd.p_alive(x, t_x, age) + 1e-3),
-        *(np.log1p(recent[d]) for d in WINDOWS),
+        *(np.log1p(act.recent[d]) for d in WINDOWS),
         np.log1p(last),
         np.log1p(age),
         np.log1p(np.maximum(act.monetary, 0.0)),
@@ -217,7 +228,7 @@ def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast |
         return Forecast(now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width)
     x, t_x, age = act_then.bgnbd_inputs()
     then = fit_bgnbd(x[buyers], t_x[buyers], age[buyers])
-    features = _features(then, act_then, recent_orders(earlier, n_customers))[buyers]
+    features = _features(then, act_then)[buyers]
     # What each of them ordered in the 30 days that followed, up to the clock.
     window = lines.take(lines.age_days < HORIZON)
     target = recent_orders(window, n_customers)[30][buyers]
