@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.metrics import observe_request
+from app.metrics import IN_PROGRESS, observe_request
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -84,9 +84,11 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
+        IN_PROGRESS.inc()
         try:
             await self.app(scope, receive, with_id)
         finally:
+            IN_PROGRESS.dec()
             seconds = time.perf_counter() - started
             observe_request(scope, status, seconds)
             if access.isEnabledFor(logging.INFO):

@@ -33,7 +33,16 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+IN_PROGRESS = Gauge(
+    "nbo_http_requests_in_progress",
+    "HTTP requests begun and not yet answered",
+    multiprocess_mode="livesum",
+)
 INGESTED = Counter("nbo_ingest_events_total", "Events received, by outcome", ["kind", "outcome"])
+UNRECORDED = Counter(
+    "nbo_recommendations_unrecorded_total",
+    "Answers served but not recorded for attribution: the write queue was full",
+)
 TRAININGS = Counter("nbo_trainings_total", "Training jobs finished, by outcome", ["outcome"])
 TRAINING_SECONDS = Histogram(
     "nbo_training_duration_seconds",

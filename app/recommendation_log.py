@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from app.metrics import UNRECORDED
 from app.schemas import utcnow
 from app.tables import Recommendation
 
@@ -32,7 +33,6 @@ class RecommendationLog:
         self.queue: queue.Queue[Row] = queue.Queue(maxsize=capacity)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nbo-reco-log", daemon=True)
-        self.dropped = 0  # answers not recorded because the queue was full
         table = Recommendation.__tablename__
         self._copy = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
         self._insert = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -54,7 +54,7 @@ class RecommendationLog:
         try:
             self.queue.put_nowait(row)
         except queue.Full:
-            self.dropped += 1
+            UNRECORDED.inc()
 
     def flush(self) -> None:
         rows: list[Row] = []
@@ -72,7 +72,7 @@ class RecommendationLog:
                 try:
                     self.queue.put_nowait(row)
                 except queue.Full:
-                    self.dropped += 1
+                    UNRECORDED.inc()
             raise
 
     def _write(self, rows: list[Row]) -> None:

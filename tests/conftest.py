@@ -21,6 +21,7 @@ from app.db import make_engine, throwaway_database
 from app.deps import get_session
 from app.main import create_app
 from app.migrate import upgrade
+from app.recommendation_log import RecommendationLog
 from app.tables import metadata
 
 PG_URL = os.environ.get("NBO_TEST_DATABASE_URL", "")
@@ -89,11 +90,21 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     )
 
 
+class QueuedOnly(RecommendationLog):
+    def start(self) -> None:
+        """No writer thread: the queue keeps what was offered and nothing leaves the test."""
+
+
 @pytest.fixture
-def client(settings: Settings, session: Session) -> Iterator[TestClient]:
-    """The app on the test database, every request inside the test's rolled-back transaction."""
+def client(settings: Settings, engine: Engine, session: Session) -> Iterator[TestClient]:
+    """The app on the test database, every request inside the test's rolled-back transaction.
+
+    The offers it answers are queued but not written: the writer uses a connection of its own,
+    outside the transaction (on SQLite it would wait for the test's lock and write after the
+    rollback). ``committed_client`` writes them, and tests/test_recommendation_log.py checks it."""
     app = create_app(settings)
     app.dependency_overrides[get_session] = lambda: session
+    app.state.recommendation_log = QueuedOnly(engine)
     with TestClient(app) as c:
         yield c
 

@@ -5,6 +5,7 @@ import time
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -41,6 +42,21 @@ def test_a_failed_write_keeps_the_answers_queued() -> None:
     with pytest.raises(psycopg.OperationalError):  # the driver's own: the pool does not wrap it
         log.flush()
     assert log.queue.qsize() == 1
+
+
+def test_answers_beyond_the_queue_are_counted_as_unrecorded(committed_engine: Engine) -> None:
+    log = RecommendationLog(committed_engine, capacity=2)
+
+    def unrecorded() -> float:
+        return REGISTRY.get_sample_value("nbo_recommendations_unrecorded_total") or 0.0
+
+    before = unrecorded()
+    for i in range(5):
+        log.record(f"r{i}", "ann", "v1", "popular", ["p1"])
+    assert unrecorded() - before == 3
+    log.flush()
+    with Session(committed_engine) as s:
+        assert set(s.scalars(select(Recommendation.recommendation_id))) == {"r0", "r1"}
 
 
 def test_an_offers_answer_is_recorded(committed_client: TestClient, engine: Engine) -> None:

@@ -1,10 +1,5 @@
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from app.main import create_app
+from tests.server import nbo_serve
 
-ROOT = Path(__file__).resolve().parents[2]
 OFFERS = "/v1/customers/{customer_id}/offers"
 
 
@@ -61,37 +56,16 @@ def test_metrics_need_no_key(settings: Settings) -> None:
         assert c.get("/v1/customers/x/offers").status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_metrics_add_up_over_two_workers(tmp_path: Path) -> None:
-    port = _free_port()
     folder = tmp_path / "metrics"
-    env = {
-        **os.environ,
-        "NBO_DATABASE_URL": f"sqlite:///{tmp_path / 'nbo.db'}",
-        "NBO_MODELS_DIR": str(tmp_path / "models"),
-        "NBO_SAMPLE_DATA": "",
-        "NBO_TRAIN_ON_START": "false",
-        "NBO_PORT": str(port),
-        "NBO_WORKERS": "2",
-        "NBO_LOG_LEVEL": "warning",
-        "PROMETHEUS_MULTIPROC_DIR": str(folder),
-    }
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with nbo_serve(
+        f"sqlite:///{tmp_path / 'nbo.db'}",
+        tmp_path,
+        NBO_WORKERS="2",
+        PROMETHEUS_MULTIPROC_DIR=str(folder),
+    ) as served:
+        base = served.base
         n = 60
         for _ in range(n):  # a new connection each: the workers share them out
             assert httpx.get(f"{base}/v1/customers/x/offers", timeout=5).status_code == 200
@@ -100,6 +74,3 @@ def test_metrics_add_up_over_two_workers(tmp_path: Path) -> None:
         for _ in range(4):  # whichever worker answers the scrape, it adds both up
             text = httpx.get(f"{base}/metrics", timeout=5).text
             assert sample(text, "nbo_http_requests_total", method="GET", route=OFFERS, status="200") == n
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
