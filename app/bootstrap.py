@@ -16,7 +16,7 @@ from app.importer import ONLINE_RETAIL
 from app.ml import artifact
 from app.schemas import utcnow
 from app.tables import Purchase
-from app.training import run_job
+from app.training import abandon_stale_trainings, run_job
 
 
 def store_is_empty(database_url: str) -> bool:
@@ -66,8 +66,13 @@ def train_now(settings: Settings, console: Console, as_of: datetime) -> str:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     try:
+        abandon_stale_trainings(factory, settings.training_timeout_seconds)
         with factory() as session:
-            row = versions.create(session, as_of=as_of)
+            try:
+                row = versions.create(session, as_of=as_of)
+            except versions.TrainingInProgressError as exc:
+                console.print(f"not training: {exc}; one job runs at a time")
+                return "busy"
             session.commit()
         started = time.perf_counter()
         run_job(factory, settings.models_dir, settings.train, row.version, row.as_of)

@@ -6,43 +6,22 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 from threadpoolctl import threadpool_limits
 
-from app import errors, versions
+from app import errors
 from app.api import catalog, events, health, models, offers, profiles
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.limits import BodyLimitMiddleware, RateLimiter
 from app.logs import RequestContext
 from app.recommendation_log import RecommendationLog
-from app.schemas import utcnow
 from app.serving import Serving
 from app.snapshot import SnapshotReader
-from app.training import Trainer
+from app.training import Trainer, abandon_stale_trainings
 
 log = logging.getLogger("nbo")
-
-
-def abandon_stale_trainings(factory: sessionmaker[Session], timeout_seconds: float) -> None:
-    """Versions training for longer than the timeout were left by a process that stopped."""
-    try:
-        with factory() as session:
-            n = versions.fail_unfinished(
-                session,
-                created_before=utcnow() - timedelta(seconds=timeout_seconds),
-                error="abandoned: still training long after it began; the process that ran it stopped",
-            )
-            session.commit()
-    except SQLAlchemyError:  # the store may be away at start; /readyz says so, and a later start retries
-        log.exception("could not check for abandoned training jobs")
-        return
-    if n:
-        log.warning("marked %d abandoned training job(s) failed", n)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

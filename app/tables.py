@@ -131,6 +131,16 @@ class Recommendation(Base):
 
 class ModelVersion(Base):
     __tablename__ = "model_versions"
+    __table_args__ = (
+        # One training job at a time across every process and replica: a second is refused here.
+        Index(
+            "ux_model_versions_one_training",
+            "status",
+            unique=True,
+            sqlite_where=text("status = 'training'"),
+            postgresql_where=text("status = 'training'"),
+        ),
+    )
 
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))

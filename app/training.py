@@ -7,10 +7,11 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import versions
@@ -27,6 +28,7 @@ from app.ml.matrix import Lines
 from app.ml.model import Model, fit
 from app.ml.moment import Forecast, fit_forecast
 from app.ml.rank import popular_order, recommend
+from app.schemas import utcnow
 
 log = logging.getLogger("nbo.training")
 
@@ -136,6 +138,23 @@ def train(
 
 
 INTERRUPTED = "interrupted: the service stopped before training finished; train again"
+
+
+def abandon_stale_trainings(factory: sessionmaker[Session], timeout_seconds: float) -> None:
+    """Versions training for longer than the timeout were left by a process that stopped."""
+    try:
+        with factory() as session:
+            n = versions.fail_unfinished(
+                session,
+                created_before=utcnow() - timedelta(seconds=timeout_seconds),
+                error="abandoned: still training long after it began; the process that ran it stopped",
+            )
+            session.commit()
+    except SQLAlchemyError:  # the store may be away at start; /readyz says so, and a later start retries
+        log.exception("could not check for abandoned training jobs")
+        return
+    if n:
+        log.warning("marked %d abandoned training job(s) failed", n)
 
 
 class Trainer:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.schemas import utcnow
@@ -17,13 +18,28 @@ def new_version_id(now: datetime) -> str:
     return now.strftime("v%Y%m%dT%H%M%S%fZ")
 
 
+class TrainingInProgressError(Exception):
+    """Another version is training (in this process or any other): one job at a time."""
+
+    def __init__(self, version: str | None) -> None:
+        super().__init__(f"version {version or '(another)'} is already training")
+        self.version = version
+
+
 def create(session: Session, *, as_of: datetime) -> ModelVersion:
+    """A new version in the ``training`` state; raises TrainingInProgressError while another is."""
     now = utcnow()
     row = ModelVersion(
         version=new_version_id(now), status="training", active=False, as_of=as_of, created_at=now, metrics={}
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():  # the refusal leaves the caller's transaction usable
+            session.add(row)
+    except IntegrityError as exc:
+        running = session.scalars(
+            select(ModelVersion.version).where(ModelVersion.status == "training")
+        ).first()
+        raise TrainingInProgressError(running) from exc
     return row
 
 

@@ -4,11 +4,13 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from rich.console import Console
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from app import versions
+from app import bootstrap, versions
 from app.config import Settings
 from app.db import make_session_factory
 from app.main import create_app
@@ -16,7 +18,7 @@ from app.schemas import PurchaseEvent, utcnow
 from app.store import add_purchases
 from app.tables import ModelVersion
 from app.training import INTERRUPTED, Trainer
-from tests.api.helpers import shop_events
+from tests.api.helpers import ingest, shop_events, train
 
 
 def status(engine: Engine, version: str) -> tuple[str, str | None]:
@@ -26,24 +28,47 @@ def status(engine: Engine, version: str) -> tuple[str, str | None]:
         return row.status, row.error
 
 
+@pytest.mark.parametrize("hours_ago", [2, 0])
 def test_versions_left_training_long_ago_are_failed_at_start(
-    committed_engine: Engine, settings: Settings
+    committed_engine: Engine, settings: Settings, hours_ago: int
 ) -> None:
     now = utcnow()
     with Session(committed_engine) as s:
         for name, created, state in (
-            ("v-old", now - timedelta(hours=2), "training"),
-            ("v-new", now, "training"),  # may be running in another process right now
+            ("v-training", now - timedelta(hours=hours_ago), "training"),
             ("v-done", now - timedelta(hours=2), "ready"),
         ):
             s.add(ModelVersion(version=name, status=state, as_of=now, created_at=created, metrics={}))
         s.commit()
     with TestClient(create_app(settings)):
         pass
-    assert status(committed_engine, "v-old")[0] == "failed"
-    assert "abandoned" in (status(committed_engine, "v-old")[1] or "")
-    assert status(committed_engine, "v-new") == ("training", None)
+    if hours_ago:  # longer than NBO_TRAINING_TIMEOUT_SECONDS: its process stopped
+        assert status(committed_engine, "v-training")[0] == "failed"
+        assert "abandoned" in (status(committed_engine, "v-training")[1] or "")
+    else:  # may be running in another process right now
+        assert status(committed_engine, "v-training") == ("training", None)
     assert status(committed_engine, "v-done")[0] == "ready"
+
+
+def test_one_training_job_at_a_time_across_processes(
+    committed_engine: Engine, committed_client: TestClient, settings: Settings
+) -> None:
+    ingest(committed_client, shop_events())
+    with Session(committed_engine) as s:  # another process's job
+        elsewhere = versions.create(s, as_of=utcnow()).version
+        s.commit()
+    r = committed_client.post("/v1/models", json={})
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "training_in_progress"
+    assert elsewhere in r.json()["error"]["message"]
+    assert bootstrap.train_now(settings, Console(quiet=True), utcnow()) == "busy"
+    with Session(committed_engine) as s:
+        assert s.scalars(select(ModelVersion.version)).all() == [elsewhere]
+        versions.finish(s, version=elsewhere, status="failed", metrics={}, error="test")
+        s.commit()
+    train(
+        committed_client
+    )  # once it has finished, a job starts (and is waited for: no thread outlives the test)
 
 
 def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
@@ -54,22 +79,16 @@ def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
         s.commit()
     factory = make_session_factory(committed_engine)
     trainer = Trainer(factory, tmp_path, settings.train)
-    names = []
     with factory() as s:
-        for _ in range(2):
-            names.append(versions.create(s, as_of=datetime(2011, 12, 1)).version)
-            time.sleep(0.001)
+        name = versions.create(s, as_of=datetime(2011, 12, 1)).version
         s.commit()
-    running = trainer.submit(names[0], datetime(2011, 12, 1))
-    queued = trainer.submit(names[1], datetime(2011, 12, 1))
+    running = trainer.submit(name, datetime(2011, 12, 1))
     deadline = time.monotonic() + 10
     while not running.running() and time.monotonic() < deadline:
         time.sleep(0.001)
     assert running.running()
     trainer.shutdown()
-    assert queued.cancelled()
-    for name in names:
-        assert status(committed_engine, name) == ("failed", INTERRUPTED)
+    assert status(committed_engine, name) == ("failed", INTERRUPTED)
     running.result(timeout=60)  # the running one finishes its work ...
-    assert status(committed_engine, names[0]) == ("failed", INTERRUPTED)  # ... and does not record itself
-    assert not (tmp_path / names[0]).exists()
+    assert status(committed_engine, name) == ("failed", INTERRUPTED)  # ... and does not record itself
+    assert not (tmp_path / name).exists()

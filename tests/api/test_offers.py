@@ -145,12 +145,14 @@ def test_rollback_corruption_and_swap_without_failures(committed_client: TestCli
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(hammer) for _ in range(4)]
-        for target in (first, second, first):
-            r = client.post(f"/v1/models/{target['version']}/activate")
-            assert r.status_code == 200, r.text
-            assert r.json()["active"] is True
-            wait_serving(client, target["version"])
-        stop.set()
+        try:
+            for target in (first, second, first):
+                r = client.post(f"/v1/models/{target['version']}/activate")
+                assert r.status_code == 200, r.text
+                assert r.json()["active"] is True
+                wait_serving(client, target["version"])
+        finally:  # a failed step must not leave the hammers running (the pool would wait forever)
+            stop.set()
         served = sum(f.result() for f in futures)
     assert served > 20
     assert failures == []
