@@ -90,6 +90,10 @@ def activate(version: str, request: Request, session: SessionDep) -> dict[str, A
         artifact.verify(serving.models_dir / version)
     except artifact.ArtifactError as exc:
         raise ApiError(409, "artifact_invalid", f"version: {exc}") from exc
+    # The write gets a transaction of its own: on SQLite a transaction that has read cannot take the
+    # write lock once another connection has written since (the recommendation writer does, often);
+    # it fails at once instead of waiting.
+    session.commit()
     versions.activate(session, version=version)
     session.commit()
     serving.refused.pop(version, None)
