@@ -61,7 +61,10 @@ async def offers_for(
     # Recency counts from the store's latest purchase before as_of, as in training.
     clock = snap.clock_day if snap.clock_day is not None else to_day(as_of)
     later = customer_lines(model, customer_id, snap.lines, clock)
-    if use_trained and snap.known:  # an erased customer leaves no trace, trained or not
+    # An erased customer leaves no trace: not while gone, nor once seen again under the same id
+    # (a customer row newer than the version is not the one it was trained on).
+    same_customer = snap.known and (snap.customer_since_day or 0.0) <= loaded.begun_day
+    if use_trained and same_customer:
         customer = trained.at(customer_id, clock, later, model.config)
     else:
         customer = sums(later, model.config)

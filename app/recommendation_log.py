@@ -32,6 +32,7 @@ class RecommendationLog:
         self.engine, self.flush_seconds = engine, flush_seconds
         self.queue: queue.Queue[Row] = queue.Queue(maxsize=capacity)
         self._stop = threading.Event()
+        self._writing = threading.Lock()  # held while a batch is taken and written
         self._thread = threading.Thread(target=self._run, name="nbo-reco-log", daemon=True)
         table = Recommendation.__tablename__
         self._copy = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
@@ -57,23 +58,32 @@ class RecommendationLog:
             UNRECORDED.inc()
 
     def flush(self) -> None:
-        rows: list[Row] = []
-        while True:
-            try:
-                rows.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        if not rows:
-            return
-        try:
-            self._write(rows)
-        except Exception:
-            for row in rows:  # back in line for the next flush
+        with self._writing:
+            rows: list[Row] = []
+            while True:
                 try:
-                    self.queue.put_nowait(row)
-                except queue.Full:
-                    UNRECORDED.inc()
-            raise
+                    rows.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            if not rows:
+                return
+            try:
+                self._write(rows)
+            except Exception:
+                for row in rows:  # back in line for the next flush
+                    try:
+                        self.queue.put_nowait(row)
+                    except queue.Full:
+                        UNRECORDED.inc()
+                raise
+
+    def forget(self, customer_id: str) -> None:
+        """Drop what is queued for an erased customer. A batch being written is finished first, so
+        once this returns nothing about them is still on its way to the store from this process."""
+        with self._writing, self.queue.mutex:
+            kept = [row for row in self.queue.queue if row[1] != customer_id]
+            self.queue.queue.clear()
+            self.queue.queue.extend(kept)
 
     def _write(self, rows: list[Row]) -> None:
         connection = self.engine.raw_connection()

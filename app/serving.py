@@ -24,6 +24,7 @@ from app import metrics, versions
 from app.ml import artifact
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
+from app.ml.dataset import to_day
 from app.ml.ids import IdMap
 from app.ml.matrix import EMPTY
 from app.ml.model import Model
@@ -42,6 +43,7 @@ class Loaded:
     loaded_at: float
     forecast: Forecast | None = None  # the customers' purchase timing, fitted with the version
     trained_at: float | None = None  # when the version finished training (epoch seconds)
+    begun_day: float = float("inf")  # when the version began training, in days: it knows no one seen later
 
 
 def popularity_model(session: Session) -> Model:
@@ -89,6 +91,7 @@ class Serving:
                 active = versions.active(session)
                 wanted = active.version if active is not None else None
                 finished = active.finished_at if active is not None else None
+                begun = to_day(active.created_at) if active is not None else float("inf")
                 current = self.current
                 if current is not None and current.version == wanted:
                     return
@@ -109,7 +112,7 @@ class Serving:
                 return
             forecast = Forecast.from_dict(meta["forecast"]) if meta.get("forecast") else None
             trained_at = finished.replace(tzinfo=UTC).timestamp() if finished is not None else None
-            self.current = Loaded(wanted, model, time.monotonic(), forecast, trained_at)
+            self.current = Loaded(wanted, model, time.monotonic(), forecast, trained_at, begun)
             log.info("now serving version %s", wanted)
 
     def report(self) -> None:

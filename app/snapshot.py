@@ -33,6 +33,7 @@ class Snapshot:
     country: str | None
     inactive: list[str]  # inactive products
     clock_day: float | None  # the store's latest purchase before ``before``, in days
+    customer_since_day: float | None = None  # when the store first saw the customer, in days
 
 
 _LINE, _CUSTOMER, _INACTIVE, _CLOCK = range(4)
@@ -66,9 +67,14 @@ def _snapshot_sql(dialect: Dialect) -> _Compiled:
             ).where(
                 Purchase.customer_id == customer, Purchase.occurred_at >= since, Purchase.occurred_at < before
             ),
-            select(literal_column(str(_CUSTOMER)), Customer.country, null(), null(), null(), null()).where(
-                Customer.customer_id == customer
-            ),
+            select(
+                literal_column(str(_CUSTOMER)),
+                Customer.country,
+                null(),
+                null(),
+                epoch_days(dialect, Customer.created_at.expression),
+                null(),
+            ).where(Customer.customer_id == customer),
             select(literal_column(str(_INACTIVE)), Product.product_id, null(), null(), null(), null()).where(
                 Product.active == false()
             ),
@@ -175,7 +181,7 @@ def _snapshot_of(rows: Sequence[Any]) -> Snapshot:
         if kind == _LINE:
             snap.lines.append((key, quantity, price, day, order_id))
         elif kind == _CUSTOMER:
-            snap.known, snap.country = True, key
+            snap.known, snap.country, snap.customer_since_day = True, key, day
         elif kind == _INACTIVE:
             snap.inactive.append(key)
         else:

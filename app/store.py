@@ -1,4 +1,4 @@
-"""Writes to the store: events, catalogue, customers. Plain functions over a Session.
+"""Writes to the store: events, catalogue, customers, erasure. Plain functions over a Session.
 
 Every insert is idempotent: events by their unique ``event_id`` (ON CONFLICT DO NOTHING), so a retried
 batch stores nothing twice, and keys are inserted in sorted order so that concurrent batches touching
@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.schemas import CustomerIn, FeedbackEvent, ProductIn, PurchaseEvent
-from app.tables import Customer, Feedback, Product, Purchase
+from app.tables import Customer, Feedback, Product, Purchase, Recommendation
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -100,3 +100,18 @@ def upsert_customers(session: Session, *, customers: Sequence[CustomerIn]) -> in
         merged.setdefault(c.customer_id, {}).update(row)
     _upsert(session, Customer, "customer_id", list(merged.values()))
     return len(merged)
+
+
+def erase_customer(session: Session, *, customer_id: str) -> int:
+    """Delete every row about a customer: what they were offered, their feedback, their purchases and
+    their record (one statement each, in the caller's transaction). Returns the rows deleted."""
+    deleted = 0
+    for column in (
+        Recommendation.customer_id,
+        Feedback.customer_id,
+        Purchase.customer_id,
+        Customer.customer_id,
+    ):
+        result = session.execute(delete(column.class_).where(column == customer_id))
+        deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return deleted

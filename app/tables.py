@@ -16,10 +16,12 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    func,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 ID_LENGTH = 256
 
@@ -37,6 +39,24 @@ metadata = MetaData(
 )
 
 
+class utc_now(FunctionElement[datetime]):  # noqa: N801 (used like func.now())
+    """The store's current time in UTC, as a naive timestamp (what every time column holds)."""
+
+    type = DateTime()
+    inherit_cache = True
+
+
+@compiles(utc_now)
+def _utc_now(element: utc_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"  # SQLite's is UTC
+
+
+@compiles(utc_now, "postgresql")
+def _utc_now_postgresql(element: utc_now, compiler: SQLCompiler, **kw: Any) -> str:
+    # PostgreSQL's CURRENT_TIMESTAMP would be stored in the server's time zone.
+    return "timezone('utc', now())"
+
+
 class Base(DeclarativeBase):
     metadata = metadata
 
@@ -50,7 +70,7 @@ class Customer(Base):
     consent_email: Mapped[bool | None] = mapped_column(Boolean)
     consent_sms: Mapped[bool | None] = mapped_column(Boolean)
     consent_phone: Mapped[bool | None] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=utc_now())
 
 
 class Product(Base):
@@ -61,7 +81,7 @@ class Product(Base):
     category: Mapped[str | None] = mapped_column(String(256))
     price: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
-    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=utc_now())
 
     __table_args__ = (
         # Every offers request reads the (few) inactive products.

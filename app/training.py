@@ -169,6 +169,7 @@ class Trainer:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbo-train")
         self.stopping = threading.Event()
         self._pending: set[str] = set()
+        self._again = False  # train once more when the running job ends
         self._lock = threading.Lock()
 
     def submit(self, version: str, as_of: datetime) -> Future[None]:
@@ -182,6 +183,24 @@ class Trainer:
         finally:
             with self._lock:
                 self._pending.discard(version)
+                again, self._again = self._again, False
+            if again and not self.stopping.is_set():
+                self.retrain()
+
+    def retrain(self) -> str | None:
+        """Train a version on the store as it is now; while a job of this process runs, once more
+        right after it (the running job may have read what has changed). Returns the version started.
+        While another process trains, nothing starts here: its next scheduled training does."""
+        try:
+            with self.factory() as session:
+                row = versions.create(session, as_of=utcnow())
+                session.commit()
+        except versions.TrainingInProgressError:
+            with self._lock:
+                self._again = bool(self._pending)
+            return None
+        self.submit(row.version, row.as_of)
+        return row.version
 
     def shutdown(self) -> None:
         self.stopping.set()
