@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from app.api.offers import loaded_model
+from app.audiences import CHANNELS, CONSENTS, Audience, audience
 from app.deps import ReadScope, SessionDep
 from app.errors import ApiError
+from app.ml.moment import SEGMENTS
 from app.profiles import profile, segment_summary
 from app.schemas import to_naive_utc, utcnow
 from app.tables import ID_LENGTH
@@ -35,3 +37,44 @@ def get_profile(
 def get_segments(request: Request, session: SessionDep, as_of: datetime | None = None) -> dict[str, Any]:
     moment = to_naive_utc(as_of) if as_of is not None else utcnow()
     return segment_summary(session, loaded_model(request), as_of=moment)
+
+
+def _one_of(field: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value not in allowed:
+        raise ApiError(422, "invalid_request", f"{field}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+@router.get("/customers")
+def list_customers(
+    request: Request,
+    session: SessionDep,
+    segment: Annotated[str | None, Query(description="one or several segments, comma-separated")] = None,
+    min_p_active: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    max_p_active: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    min_expected_purchases: Annotated[float | None, Query(ge=0.0)] = None,
+    due_within_days: Annotated[float | None, Query(ge=0.0, le=365.0)] = None,
+    channel: str | None = None,
+    consent: str | None = None,
+    as_of: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[str | None, Query(min_length=1, max_length=ID_LENGTH)] = None,
+) -> dict[str, Any]:
+    """An audience for a campaign: the customers matching every filter given, by customer id; the
+    answer's ``next_after`` asks for the next page."""
+    segments = None
+    if segment is not None:
+        segments = frozenset(s.strip() for s in segment.split(","))
+        for name in segments:
+            _one_of("segment", name, SEGMENTS)
+    rule = Audience(
+        segments=segments,
+        min_p_active=min_p_active,
+        max_p_active=max_p_active,
+        min_expected=min_expected_purchases,
+        due_within_days=due_within_days,
+        channel=_one_of("channel", channel, CHANNELS),
+        consent=_one_of("consent", consent, CONSENTS),
+    )
+    moment = to_naive_utc(as_of) if as_of is not None else utcnow()
+    return audience(session, loaded_model(request), as_of=moment, rule=rule, limit=limit, after=after)

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from app.ml.config import TrainConfig
 
 START = datetime(2011, 6, 1)
+AS_OF = "2011-12-15T00:00:00Z"  # the profile tests' moment
+MOMENT = datetime(2011, 12, 15)
 
 # Personal signals well above popularity, whatever nbo tune chose as defaults: for tests of how a
 # customer's own purchases shape their offers.
@@ -79,3 +81,17 @@ def wait_serving(client: TestClient, version: str | None, timeout: float = 10.0)
             return
         time.sleep(0.05)
     raise AssertionError(f"not serving {version}")
+
+
+def event(
+    event_id: str, customer: str, product: str, quantity: int, when: datetime, order: str
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "customer_id": customer,
+        "product_id": product,
+        "quantity": quantity,
+        "unit_price": 4.0,
+        "occurred_at": when.isoformat() + "Z",
+        "order_id": order,
+    }

@@ -8,56 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.ml.moment import SEGMENTS
-from tests.api.helpers import ingest, shop_events, train, wait_serving
-
-AS_OF = "2011-12-15T00:00:00Z"
-MOMENT = datetime(2011, 12, 15)
-
-
-def event(
-    event_id: str, customer: str, product: str, quantity: int, when: datetime, order: str
-) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "customer_id": customer,
-        "product_id": product,
-        "quantity": quantity,
-        "unit_price": 4.0,
-        "occurred_at": when.isoformat() + "Z",
-        "order_id": order,
-    }
+from tests.api.helpers import AS_OF, MOMENT, event, shop_events
 
 
 def profile(client: TestClient, customer: str, as_of: str = AS_OF) -> dict[str, Any]:
     r = client.get(f"/v1/customers/{customer}/profile", params={"as_of": as_of})
     assert r.status_code == 200, r.text
     return dict(r.json())
-
-
-@pytest.fixture
-def shop(committed_client: TestClient) -> TestClient:
-    client = committed_client
-    events = shop_events()
-    # a customer with one order, one with returns only, one who refills k1-0 every 20 days
-    events.append(event("solo-1", "solo", "k0-1", 2, datetime(2011, 12, 1, 10), "solo-o1"))
-    events.append(event("ret-1", "returner", "k0-2", -1, datetime(2011, 11, 1, 10), "ret-o1"))
-    for k in range(5):
-        when = MOMENT - timedelta(days=18 + 20 * k)
-        events.append(event(f"refill-{k}", "refiller", "k1-0", 1, when, f"refill-o{k}"))
-    ingest(client, events)
-    r = client.put(
-        "/v1/customers",
-        json={
-            "customers": [
-                {"customer_id": "lead", "preferred_channel": "email"},
-                {"customer_id": "c0", "preferred_channel": "sms"},
-            ]
-        },
-    )
-    assert r.status_code == 200
-    version = train(client, as_of=AS_OF)
-    wait_serving(client, version["version"])
-    return client
 
 
 def test_profile_figures_follow_the_purchases(shop: TestClient) -> None:
