@@ -114,8 +114,6 @@ class Purchase(Base):
         # Serving reads one customer's history as of a time; training reads everything before a time.
         Index("ix_purchases_customer_time", "customer_id", "occurred_at"),
         Index("ix_purchases_occurred_at", "occurred_at"),
-        # Foreign-key checks when a product is deleted, and per-product reads.
-        Index("ix_purchases_product_id", "product_id"),
         # Ids are never reused (PostgreSQL's sequences never do): see app/columns.py.
         {"sqlite_autoincrement": True},
     )

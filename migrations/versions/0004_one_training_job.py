@@ -1,10 +1,8 @@
-"""one training job at a time; the purchases' product index
+"""one training job at a time
 
 A partial unique index admits a single version in the ``training`` state, so two trainers (an API
 process and the trainer service, or two replicas) never train at once. Versions left training
 before this guard, except the newest, are marked failed first.
-
-``ix_purchases_product_id`` was declared in the tables but not created by 0001.
 
 Revision ID: 0004
 Revises: 0003
@@ -50,9 +48,7 @@ def upgrade() -> None:
         sqlite_where=sa.text(TRAINING),
         postgresql_where=sa.text(TRAINING),
     )
-    op.create_index("ix_purchases_product_id", "purchases", ["product_id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_purchases_product_id", table_name="purchases")
     op.drop_index("ux_model_versions_one_training", table_name="model_versions")
