@@ -199,6 +199,9 @@ class Trainer:
             with self._lock:
                 self._again = bool(self._pending)
             return None
+        except SQLAlchemyError:  # what asked for it (an erasure) is done; the next training does this
+            log.exception("could not start a training job")
+            return None
         self.submit(row.version, row.as_of)
         return row.version
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app import bootstrap, versions
 from app.config import Settings
-from app.db import make_session_factory
+from app.db import make_engine, make_session_factory
 from app.main import create_app
 from app.schemas import PurchaseEvent, utcnow
 from app.store import add_purchases
@@ -92,3 +92,8 @@ def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
     running.result(timeout=60)  # the running one finishes its work ...
     assert status(committed_engine, name) == ("failed", INTERRUPTED)  # ... and does not record itself
     assert not (tmp_path / name).exists()
+
+
+def test_a_retrain_the_store_cannot_start_is_logged_not_raised(settings: Settings, tmp_path: Path) -> None:
+    away = make_session_factory(make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none"))
+    assert Trainer(away, tmp_path, settings.train).retrain() is None
