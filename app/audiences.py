@@ -12,11 +12,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.profiles import Base, customer_base
+from app.profiles import customer_base, refills_due
 from app.serving import Loaded
 from app.tables import Customer
 
@@ -37,37 +36,15 @@ class Audience:
     consent: str | None = None  # the channel they consented to be contacted on
 
 
-def refills_due(base: Base, loaded: Loaded, days: float) -> npt.NDArray[np.bool_]:
-    """Per customer code: a product they buy again falls due within ``days``, as in the profile's
-    ``due_products`` (last order + the product's repurchase cycle, overdue by less than a cycle)."""
-    due = np.zeros(len(base.data.customers), dtype=bool)
-    cycles = loaded.model.cycles
-    if cycles is None or len(base.lines) == 0:
-        return due
-    index = loaded.model.product_index
-    to_model = np.array([index.get(pid, -1) for pid in base.data.products.ids], dtype=np.int64)
-    bought = base.lines.take(base.lines.quantity > 0)
-    model_product = to_model[bought.product]
-    known = model_product >= 0
-    customer, product = bought.customer[known], bought.product[known]
-    age, cycle = bought.age_days[known], cycles[model_product[known]]
-    # Each (customer, product)'s latest purchase: the youngest line of its group.
-    pair = customer * len(base.data.products) + product
-    order = np.lexsort((age, pair))
-    first = np.unique(pair[order], return_index=True)[1]
-    latest = order[first]
-    in_days = cycle[latest] - age[latest]
-    ok = np.isfinite(cycle[latest]) & (cycle[latest] > 0) & (in_days >= -cycle[latest]) & (in_days <= days)
-    due[customer[latest][ok]] = True
-    return due
-
-
 def audience(
     session: Session, loaded: Loaded, *, as_of: datetime, rule: Audience, limit: int, after: str | None
 ) -> dict[str, Any]:
     """Up to ``limit`` matching customers with ids after ``after``, and the cursor for the next page."""
     base = customer_base(session, loaded, as_of)
-    due = refills_due(base, loaded, rule.due_within_days) if rule.due_within_days is not None else None
+    due = None
+    if rule.due_within_days is not None:  # who has a refill due in that window
+        due = np.zeros(len(base.data.customers), dtype=bool)
+        due[refills_due(base, loaded, base.lines, rule.due_within_days).customer] = True
     stmt = select(Customer.customer_id, Customer.preferred_channel).order_by(Customer.customer_id)
     if rule.channel is not None:
         stmt = stmt.where(Customer.preferred_channel == rule.channel)

@@ -161,28 +161,59 @@ def profile(session: Session, loaded: Loaded, *, customer_id: str, as_of: dateti
     }
 
 
+@dataclass(frozen=True)
+class Refills:
+    """(customer, product) pairs whose refill falls due: codes, days since the last order, cycle."""
+
+    customer: npt.NDArray[np.int64]
+    product: npt.NDArray[np.int64]
+    age: F64
+    cycle: F64
+
+    @property
+    def in_days(self) -> F64:
+        return self.cycle - self.age
+
+
+def refills_due(base: Base, loaded: Loaded, lines: Lines, days: float) -> Refills:
+    """The pairs of ``lines`` (the base's, or some of them) bought again whose refill falls due
+    within ``days`` or fell due within one cycle: each pair's last order + the product's repurchase
+    cycle."""
+    cycles = loaded.model.cycles
+    bought = lines.take(lines.quantity > 0)
+    if cycles is None or len(bought) == 0:
+        none = np.zeros(0, dtype=np.int64)
+        return Refills(none, none, np.zeros(0), np.zeros(0))
+    index = loaded.model.product_index
+    to_model = np.array([index.get(pid, -1) for pid in base.data.products.ids], dtype=np.int64)
+    model_product = to_model[bought.product]
+    known = model_product >= 0
+    customer, product = bought.customer[known], bought.product[known]
+    age, cycle = bought.age_days[known], cycles[model_product[known]]
+    # Each pair's last order: the youngest line of its group.
+    pair = customer * len(base.data.products) + product
+    order = np.lexsort((age, pair))
+    latest = order[np.unique(pair[order], return_index=True)[1]]
+    age, cycle = age[latest], cycle[latest]
+    in_days = cycle - age
+    due = np.isfinite(cycle) & (cycle > 0) & (in_days >= -cycle) & (in_days <= days)
+    return Refills(customer[latest][due], product[latest][due], age[due], cycle[due])
+
+
 def due_products(base: Base, loaded: Loaded, code: int, limit: int = 10) -> list[dict[str, Any]]:
     """Products the customer buys again whose refill falls due within the next 30 days (or has
-    fallen due within one cycle), soonest first: last order + the product's repurchase cycle."""
-    cycles = loaded.model.cycles
-    if cycles is None:
-        return []
-    mine = base.lines_of(code)
-    mine = mine.take(mine.quantity > 0)
-    last: dict[str, float] = {}
-    for product, age in zip(mine.product.tolist(), mine.age_days.tolist(), strict=True):
-        pid = base.data.products.ids[product]
-        last[pid] = min(age, last.get(pid, np.inf))
-    due: list[tuple[float, str, float, float]] = []
-    for pid, age in last.items():
-        index = loaded.model.product_index.get(pid)
-        cycle = float(cycles[index]) if index is not None else float("nan")
-        if not np.isfinite(cycle) or cycle <= 0:
-            continue
-        in_days = cycle - age
-        if -cycle <= in_days <= HORIZON:
-            due.append((in_days, pid, age, cycle))
-    due.sort()
+    fallen due within one cycle), soonest first."""
+    refills = refills_due(base, loaded, base.lines_of(code), HORIZON)
+    ids = base.data.products.ids
+    due = sorted(
+        zip(
+            refills.in_days.tolist(),
+            [ids[p] for p in refills.product.tolist()],
+            refills.age.tolist(),
+            refills.cycle.tolist(),
+            strict=True,
+        )
+    )
     return [
         {
             "product_id": pid,
