@@ -13,6 +13,8 @@ from itertools import islice
 from sqlalchemy import Connection, Engine
 
 from app.importer import Row
+from app.schemas import utcnow
+from app.tables import Customer
 
 _PG_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS purchases_stage (
@@ -62,9 +64,12 @@ def _load_pg(conn: Connection, chunk: list[Row]) -> int:
 def _load_sqlite(conn: Connection, chunk: list[Row]) -> int:
     customers = {r[1]: r[7] for r in chunk}
     products = {r[2]: r[8] for r in chunk}
+    # created_at to the microsecond, as app/store.py writes it (SQLite's default keeps whole seconds).
+    to_db = Customer.created_at.type.bind_processor(conn.dialect)
+    now = to_db(utcnow()) if to_db is not None else utcnow()
     conn.exec_driver_sql(
-        "INSERT INTO customers (customer_id, country) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        sorted(customers.items()),
+        "INSERT INTO customers (customer_id, country, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [(c, country, now) for c, country in sorted(customers.items())],
     )
     conn.exec_driver_sql(
         "INSERT INTO products (product_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING",

@@ -14,7 +14,7 @@ from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.schemas import CustomerIn, FeedbackEvent, ProductIn, PurchaseEvent
+from app.schemas import CustomerIn, FeedbackEvent, ProductIn, PurchaseEvent, utcnow
 from app.tables import Customer, Feedback, Product, Purchase, Recommendation
 
 
@@ -27,7 +27,10 @@ def _insert(session: Session, table: Any) -> Any:
 
 
 def ensure_customers(session: Session, customer_ids: Iterable[str]) -> None:
-    rows = [{"customer_id": c} for c in sorted(set(customer_ids))]
+    # created_at to the microsecond (SQLite's own default keeps whole seconds): serving compares it
+    # with when a model version began (app/offers.py).
+    now = utcnow()
+    rows = [{"customer_id": c, "created_at": now} for c in sorted(set(customer_ids))]
     if rows:
         session.execute(_insert(session, Customer).on_conflict_do_nothing(), rows)
 
@@ -73,7 +76,8 @@ def _upsert(session: Session, table: Any, key: str, rows: list[dict[str, Any]]) 
         by_fields.setdefault(tuple(sorted(row)), []).append(row)
     for fields, group in by_fields.items():
         stmt = _insert(session, table)
-        updates = {f: getattr(stmt.excluded, f) for f in fields if f != key}
+        # created_at says when the row was first inserted: an update leaves it.
+        updates = {f: getattr(stmt.excluded, f) for f in fields if f not in (key, "created_at")}
         stmt = (
             stmt.on_conflict_do_update(index_elements=[key], set_=updates)
             if updates
@@ -98,6 +102,9 @@ def upsert_customers(session: Session, *, customers: Sequence[CustomerIn]) -> in
             for channel, value in c.consent.model_dump(exclude_unset=True).items():
                 row[f"consent_{channel}"] = value
         merged.setdefault(c.customer_id, {}).update(row)
+    now = utcnow()
+    for row in merged.values():
+        row["created_at"] = now
     _upsert(session, Customer, "customer_id", list(merged.values()))
     return len(merged)
 
