@@ -68,11 +68,7 @@ def train_now(settings: Settings, console: Console, as_of: datetime) -> str:
     try:
         abandon_stale_trainings(factory, settings.training_timeout_seconds)
         with factory() as session:
-            try:
-                row = versions.create(session, as_of=as_of)
-            except versions.TrainingInProgressError as exc:
-                console.print(f"not training: {exc}; one job runs at a time")
-                return "busy"
+            row = versions.create(session, as_of=as_of)
             session.commit()
         started = time.perf_counter()
         run_job(factory, settings.models_dir, settings.train, row.version, row.as_of)

@@ -150,13 +150,14 @@ class Recommendation(Base):
 class ModelVersion(Base):
     __tablename__ = "model_versions"
     __table_args__ = (
-        # One training job at a time across every process and replica: a second is refused here.
+        # One training job runs at a time across every process and replica: only one row can hold
+        # the claim; the others wait their turn (app/training.py).
         Index(
-            "ux_model_versions_one_training",
-            "status",
+            "ux_model_versions_one_running",
+            "running",
             unique=True,
-            sqlite_where=text("status = 'training'"),
-            postgresql_where=text("status = 'training'"),
+            sqlite_where=text("running IS NOT NULL"),
+            postgresql_where=text("running IS NOT NULL"),
         ),
     )
 
@@ -169,3 +170,4 @@ class ModelVersion(Base):
     activated_at: Mapped[datetime | None] = mapped_column(DateTime)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(String(2000))
+    running: Mapped[bool | None] = mapped_column(Boolean)  # True while its job runs, else NULL

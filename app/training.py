@@ -158,7 +158,8 @@ def abandon_stale_trainings(factory: sessionmaker[Session], timeout_seconds: flo
 
 
 class Trainer:
-    """Runs training jobs one at a time in a background thread, outside any request.
+    """Runs training jobs one at a time in a background thread, outside any request (and, through
+    the claim in the store, one at a time across processes: a job waits for its turn).
 
     At shutdown the jobs not finished (running or queued) are marked failed, and a running one that
     finishes afterwards does not record itself: a stopped service leaves no version training.
@@ -169,7 +170,6 @@ class Trainer:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbo-train")
         self.stopping = threading.Event()
         self._pending: set[str] = set()
-        self._again = False  # train once more when the running job ends
         self._lock = threading.Lock()
 
     def submit(self, version: str, as_of: datetime) -> Future[None]:
@@ -183,22 +183,14 @@ class Trainer:
         finally:
             with self._lock:
                 self._pending.discard(version)
-                again, self._again = self._again, False
-            if again and not self.stopping.is_set():
-                self.retrain()
 
     def retrain(self) -> str | None:
-        """Train a version on the store as it is now; while a job of this process runs, once more
-        right after it (the running job may have read what has changed). Returns the version started.
-        While another process trains, nothing starts here: its next scheduled training does."""
+        """Train a version on the store as it is now (after the jobs before it: it reads the store
+        when its turn comes). Returns the version queued."""
         try:
             with self.factory() as session:
                 row = versions.create(session, as_of=utcnow())
                 session.commit()
-        except versions.TrainingInProgressError:
-            with self._lock:
-                self._again = bool(self._pending)
-            return None
         except SQLAlchemyError:  # what asked for it (an erasure) is done; the next training does this
             log.exception("could not start a training job")
             return None
@@ -217,6 +209,30 @@ class Trainer:
             log.warning("stopped with versions unfinished, marked failed: %s", ", ".join(unfinished))
 
 
+CLAIM_POLL_SECONDS = 1.0
+
+
+def wait_for_turn(
+    factory: sessionmaker[Session], version: str, stopping: threading.Event | None = None
+) -> bool:
+    """Wait until ``version``'s job holds the one running-job claim; False when it is not to run
+    (the service is stopping, or the version failed meanwhile)."""
+    waiting = False
+    while True:
+        with factory() as session:
+            outcome = versions.claim(session, version=version)
+            session.commit()
+        if outcome != "busy":
+            return outcome == "claimed"
+        if not waiting:
+            log.info("version %s waits for the training job running elsewhere", version)
+            waiting = True
+        if stopping is not None and stopping.wait(CLAIM_POLL_SECONDS):
+            return False
+        if stopping is None:
+            time.sleep(CLAIM_POLL_SECONDS)
+
+
 def run_job(
     factory: sessionmaker[Session],
     models_dir: Any,
@@ -227,6 +243,12 @@ def run_job(
 ) -> None:
     """Train ``version`` (already recorded as training) and record the outcome; never raises. Once
     ``stopping`` is set the outcome is not recorded (the version was marked failed at shutdown)."""
+    try:
+        if not wait_for_turn(factory, version, stopping):
+            return
+    except SQLAlchemyError:  # the store is away: the version is failed as abandoned at a later start
+        log.exception("training %s could not start", version)
+        return
     started = time.perf_counter()
     try:
         with factory() as session:

@@ -18,29 +18,29 @@ def new_version_id(now: datetime) -> str:
     return now.strftime("v%Y%m%dT%H%M%S%fZ")
 
 
-class TrainingInProgressError(Exception):
-    """Another version is training (in this process or any other): one job at a time."""
-
-    def __init__(self, version: str | None) -> None:
-        super().__init__(f"version {version or '(another)'} is already training")
-        self.version = version
-
-
 def create(session: Session, *, as_of: datetime) -> ModelVersion:
-    """A new version in the ``training`` state; raises TrainingInProgressError while another is."""
     now = utcnow()
     row = ModelVersion(
         version=new_version_id(now), status="training", active=False, as_of=as_of, created_at=now, metrics={}
     )
-    try:
-        with session.begin_nested():  # the refusal leaves the caller's transaction usable
-            session.add(row)
-    except IntegrityError as exc:
-        running = session.scalars(
-            select(ModelVersion.version).where(ModelVersion.status == "training")
-        ).first()
-        raise TrainingInProgressError(running) from exc
+    session.add(row)
+    session.flush()
     return row
+
+
+def claim(session: Session, *, version: str) -> str:
+    """Take the one running-job claim for ``version``: "claimed"; "busy" while another job holds
+    it (in any process); "gone" when the version is no longer training (failed meanwhile)."""
+    try:
+        with session.begin_nested():  # a refusal leaves the caller's transaction usable
+            result = session.execute(
+                update(ModelVersion)
+                .where(ModelVersion.version == version, ModelVersion.status == "training")
+                .values(running=True)
+            )
+    except IntegrityError:
+        return "busy"
+    return "claimed" if result.rowcount else "gone"  # type: ignore[attr-defined]
 
 
 def get(session: Session, *, version: str) -> ModelVersion | None:
@@ -69,7 +69,7 @@ def finish(
     session.execute(
         update(ModelVersion)
         .where(ModelVersion.version == version)
-        .values(status=status, metrics=metrics, error=error, finished_at=utcnow())
+        .values(status=status, metrics=metrics, error=error, finished_at=utcnow(), running=None)
     )
 
 
@@ -87,6 +87,6 @@ def fail_unfinished(
     result = session.execute(
         update(ModelVersion)
         .where(ModelVersion.status == "training", or_(*chosen))
-        .values(status="failed", error=error, finished_at=utcnow())
+        .values(status="failed", error=error, finished_at=utcnow(), running=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -6,19 +6,18 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from rich.console import Console
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app import bootstrap, versions
+from app import versions
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.main import create_app
 from app.schemas import PurchaseEvent, utcnow
 from app.store import add_purchases
 from app.tables import ModelVersion
-from app.training import INTERRUPTED, Trainer
-from tests.api.helpers import ingest, shop_events, train
+from app.training import CLAIM_POLL_SECONDS, INTERRUPTED, Trainer
+from tests.api.helpers import ingest, shop_events
 
 
 def status(engine: Engine, version: str) -> tuple[str, str | None]:
@@ -50,25 +49,30 @@ def test_versions_left_training_long_ago_are_failed_at_start(
     assert status(committed_engine, "v-done")[0] == "ready"
 
 
-def test_one_training_job_at_a_time_across_processes(
-    committed_engine: Engine, committed_client: TestClient, settings: Settings
+def test_one_training_job_runs_at_a_time_across_processes(
+    committed_engine: Engine, committed_client: TestClient
 ) -> None:
     ingest(committed_client, shop_events())
-    with Session(committed_engine) as s:  # another process's job
+    with Session(committed_engine) as s:  # another process's job, running
         elsewhere = versions.create(s, as_of=utcnow()).version
+        assert versions.claim(s, version=elsewhere) == "claimed"
         s.commit()
     r = committed_client.post("/v1/models", json={})
-    assert r.status_code == 409
-    assert r.json()["error"]["code"] == "training_in_progress"
-    assert elsewhere in r.json()["error"]["message"]
-    assert bootstrap.train_now(settings, Console(quiet=True), utcnow()) == "busy"
+    assert r.status_code == 202
+    mine = r.json()["version"]
     with Session(committed_engine) as s:
-        assert s.scalars(select(ModelVersion.version)).all() == [elsewhere]
+        assert versions.claim(s, version=mine) == "busy"
+    time.sleep(3 * CLAIM_POLL_SECONDS)
+    assert status(committed_engine, mine) == ("training", None)  # it waits its turn
+    with Session(committed_engine) as s:
         versions.finish(s, version=elsewhere, status="failed", metrics={}, error="test")
         s.commit()
-    train(
-        committed_client
-    )  # once it has finished, a job starts (and is waited for: no thread outlives the test)
+        assert versions.claim(s, version=elsewhere) == "gone"
+    deadline = time.monotonic() + 60
+    while status(committed_engine, mine)[0] == "training":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert status(committed_engine, mine) == ("ready", None)
 
 
 def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(

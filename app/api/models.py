@@ -49,14 +49,7 @@ def train(
     as_of = to_naive_utc(body.as_of) if body is not None and body.as_of is not None else utcnow()
     if as_of > utcnow():
         raise ApiError(422, "invalid_request", "as_of: must not be in the future")
-    try:
-        row = versions.create(session, as_of=as_of)
-    except versions.TrainingInProgressError as exc:
-        raise ApiError(
-            409,
-            "training_in_progress",
-            f"{exc}: one job runs at a time; ask again once it has finished (GET /v1/models)",
-        ) from exc
+    row = versions.create(session, as_of=as_of)
     session.commit()
     trainer: Trainer = request.app.state.trainer
     trainer.submit(row.version, as_of)

@@ -1,8 +1,8 @@
 """one training job at a time
 
-A partial unique index admits a single version in the ``training`` state, so two trainers (an API
-process and the trainer service, or two replicas) never train at once. Versions left training
-before this guard, except the newest, are marked failed first.
+A version's job holds ``running`` while it trains; a partial unique index lets one row hold it, so
+jobs started by an API process, the trainer service or another replica wait their turn instead of
+training at once.
 
 Revision ID: 0004
 Revises: 0003
@@ -12,7 +12,6 @@ Create Date: 2026-11-23
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,33 +21,21 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TRAINING = "status = 'training'"
+HELD = sa.text("running IS NOT NULL")
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    newest = bind.execute(sa.text(f"SELECT max(created_at) FROM model_versions WHERE {TRAINING}")).scalar()
-    if newest is not None:
-        bind.execute(
-            sa.text(
-                "UPDATE model_versions SET status = 'failed', error = :error, finished_at = :now "
-                f"WHERE {TRAINING} AND created_at < :newest"
-            ),
-            {
-                "error": "abandoned: left training by an earlier nbo",
-                "now": datetime.now(UTC).replace(tzinfo=None),
-                "newest": newest,
-            },
-        )
+    op.add_column("model_versions", sa.Column("running", sa.Boolean(), nullable=True))
     op.create_index(
-        "ux_model_versions_one_training",
+        "ux_model_versions_one_running",
         "model_versions",
-        ["status"],
+        ["running"],
         unique=True,
-        sqlite_where=sa.text(TRAINING),
-        postgresql_where=sa.text(TRAINING),
+        sqlite_where=HELD,
+        postgresql_where=HELD,
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ux_model_versions_one_training", table_name="model_versions")
+    op.drop_index("ux_model_versions_one_running", table_name="model_versions")
+    op.drop_column("model_versions", "running")
