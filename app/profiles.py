@@ -21,18 +21,9 @@ from sqlalchemy.orm import Session
 
 from app.columns import columns_for
 from app.ml.dataset import Dataset, from_day, to_day
+from app.ml.forecast import HORIZON, fit_forecast
 from app.ml.matrix import Lines
-from app.ml.moment import (
-    HORIZON,
-    SEGMENTS,
-    Activity,
-    Rfm,
-    activity,
-    fit_forecast,
-    pareto,
-    rfm,
-    segments,
-)
+from app.ml.moment import SEGMENTS, Activity, Rfm, activity, pareto, rfm, segments
 from app.serving import Loaded
 from app.tables import Customer, Purchase
 

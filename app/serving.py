@@ -25,10 +25,10 @@ from app.ml import artifact
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
 from app.ml.dataset import to_day
+from app.ml.forecast import Forecast
 from app.ml.ids import IdMap
 from app.ml.matrix import EMPTY
 from app.ml.model import Model
-from app.ml.moment import Forecast
 from app.tables import Purchase
 
 log = logging.getLogger("nbo.serving")

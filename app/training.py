@@ -24,9 +24,9 @@ from app.ml.customers import CustomerSums
 from app.ml.cycles import repurchase_cycles
 from app.ml.dataset import Dataset, from_day, to_day
 from app.ml.evaluate import Ranker, Split, evaluate, make_split
+from app.ml.forecast import Forecast, fit_forecast
 from app.ml.matrix import Lines
 from app.ml.model import Model, fit
-from app.ml.moment import Forecast, fit_forecast
 from app.ml.rank import popular_order, recommend
 from app.schemas import utcnow
 

@@ -7,20 +7,20 @@ least one line with a positive quantity. Monetary is the net spend (returns nett
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 from scipy.stats import rankdata
 
-from app.ml.btyd import BgNbd, fit_bgnbd
 from app.ml.matrix import Lines
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 SEGMENTS = ("champions", "loyal", "potential", "new", "at_risk", "hibernating", "lost", "prospect")
+WINDOWS = (14, 30, 90, 180, 365)  # days of recent orders counted per customer
+PEER_WINDOWS = (30, 90)  # days within which a peer counts as active
+TASTE_DAYS = 365.0  # the lines that say what a customer buys now
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class Activity:
     first_age: F64
     last_age: F64
     recent: dict[int, F64]  # per window of WINDOWS days: orders in its last that many days
+    products: F64  # distinct products bought
+    returns: F64  # lines returned
+    lines_per_order: F64  # purchased lines per order: how broad a basket is
+    momentum: F64  # how the products they buy are selling lately (see product_momentum)
+    peers: dict[int, F64]  # per PEER_WINDOWS: the share of their products' other buyers active lately
 
     @property
     def buyers(self) -> npt.NDArray[np.bool_]:
@@ -43,15 +48,21 @@ class Activity:
         return x, np.nan_to_num(self.first_age - self.last_age), np.nan_to_num(self.first_age)
 
 
+def _pairs(a: I64, b: I64) -> tuple[I64, I64, I64]:
+    """The distinct (a, b) pairs, as two arrays, and each input's pair index (one sort of packed keys:
+    several times faster than np.unique over rows)."""
+    width = int(b.max()) + 1 if len(b) else 1
+    keys, inverse = np.unique(a * width + b, return_inverse=True)
+    return keys // width, keys % width, inverse.ravel()
+
+
 def _orders(lines: Lines) -> tuple[I64, F64]:
     """Each order holding a purchased line: its customer and its age (its latest line's)."""
     positive = lines.quantity > 0
-    pairs, inverse = np.unique(
-        np.stack([lines.customer[positive], lines.order[positive]], axis=1), axis=0, return_inverse=True
-    )
-    age = np.full(len(pairs), np.inf)
-    np.minimum.at(age, inverse.ravel(), lines.age_days[positive])
-    return pairs[:, 0].astype(np.int64), age
+    customer, _, inverse = _pairs(lines.customer[positive], lines.order[positive])
+    age = np.full(len(customer), np.inf)
+    np.minimum.at(age, inverse, lines.age_days[positive])
+    return customer.astype(np.int64), age
 
 
 def _recent(customer: I64, age: F64, n_customers: int) -> dict[int, F64]:
@@ -63,11 +74,53 @@ def recent_orders(lines: Lines, n_customers: int) -> dict[int, F64]:
     return _recent(*_orders(lines), n_customers)
 
 
+def product_momentum(lines: Lines, n_customers: int, recent: float = 30.0, before: float = 90.0) -> F64:
+    """Per customer: how the products they bought in the last TASTE_DAYS sell lately, spend-weighted.
+    A product's momentum is the log ratio of its orders in the last ``recent`` days to its orders
+    per ``recent`` days in the ``before`` days preceding them (a season building up lifts it)."""
+    positive = lines.take(lines.quantity > 0)
+    if len(positive) == 0:
+        return np.zeros(n_customers)
+    n_products = int(positive.product.max()) + 1
+    product, _, inverse = _pairs(positive.product, positive.order)
+    age = np.full(len(product), np.inf)
+    np.minimum.at(age, inverse, positive.age_days)
+    now = np.bincount(product[age < recent], minlength=n_products)
+    then = np.bincount(product[(age >= recent) & (age < before)], minlength=n_products)
+    growth = np.log((now + 1.0) / (then * recent / (before - recent) + 1.0))
+    taste = positive.take(positive.age_days < TASTE_DAYS)
+    weight = np.maximum(taste.spend, 0.0)
+    total = np.bincount(taste.customer, weights=weight, minlength=n_customers)
+    grown = np.bincount(taste.customer, weights=weight * growth[taste.product], minlength=n_customers)
+    return np.where(total > 0, grown / np.maximum(total, 1e-12), 0.0)
+
+
+def peer_activity(lines: Lines, n_customers: int, days: float) -> F64:
+    """Per customer: of the other customers who bought their products in the last TASTE_DAYS (counted
+    once per shared product), the share who ordered in the last ``days``: a trade's customers tend
+    to come back together."""
+    taste = lines.take((lines.quantity > 0) & (lines.age_days < TASTE_DAYS))
+    if len(taste) == 0:
+        return np.zeros(n_customers)
+    n_products = int(taste.product.max()) + 1
+    customer, product, _ = _pairs(taste.customer, taste.product)
+    active = (np.bincount(taste.customer[taste.age_days < days], minlength=n_customers) > 0).astype(float)
+    buyers = np.bincount(product, minlength=n_products).astype(np.float64)
+    active_buyers = np.bincount(product, weights=active[customer], minlength=n_products)
+    shared = np.bincount(customer, minlength=n_customers).astype(np.float64)
+    # Each customer is left out of their own products' counts.
+    others = np.bincount(customer, weights=buyers[product], minlength=n_customers) - shared
+    others_active = np.bincount(customer, weights=active_buyers[product], minlength=n_customers)
+    others_active -= shared * active
+    return np.where(others > 0, others_active / np.maximum(others, 1.0), 0.0)
+
+
 def activity(lines: Lines, n_customers: int) -> Activity:
     """From lines whose ages count back from the moment (only lines before it)."""
     positive = lines.quantity > 0
     customer_of_order, order_age = _orders(lines)
     orders = np.bincount(customer_of_order, minlength=n_customers).astype(np.float64)
+    bought_by = _pairs(lines.customer[positive], lines.product[positive])[0]
     first = np.full(n_customers, -np.inf)
     last = np.full(n_customers, np.inf)
     np.maximum.at(first, lines.customer[positive], lines.age_days[positive])
@@ -80,6 +133,11 @@ def activity(lines: Lines, n_customers: int) -> Activity:
         first_age=np.where(none, np.nan, first),
         last_age=np.where(none, np.nan, last),
         recent=_recent(customer_of_order, order_age, n_customers),
+        products=np.bincount(bought_by, minlength=n_customers).astype(np.float64),
+        returns=np.bincount(lines.customer[~positive], minlength=n_customers).astype(np.float64),
+        lines_per_order=np.bincount(lines.customer[positive], minlength=n_customers) / np.maximum(orders, 1),
+        momentum=product_momentum(lines, n_customers),
+        peers={d: peer_activity(lines, n_customers, d) for d in PEER_WINDOWS},
     )
 
 
@@ -151,96 +209,3 @@ def pareto(monetary: F64, points: int = 20) -> tuple[float, list[tuple[float, fl
         return float(cumulative[round(fraction * len(spend))])
 
     return share(0.2), [(i / points, share(i / points)) for i in range(points + 1)]
-
-
-WINDOWS = (14, 30, 90, 180, 365)  # days of recent orders used as features
-HORIZON = 30.0
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """Expected orders in the next 30 days: BG/NBD, then a Poisson regression on its expectation,
-    its P(alive) and the customer's recent activity, fitted on the 30 days before the version's clock
-    (it carries the store's momentum, e.g. a season's build-up, and recent habits BG/NBD ignores)."""
-
-    bgnbd: BgNbd
-    weights: list[float]
-    mean: list[float]
-    scale: list[float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "bgnbd": self.bgnbd.to_dict(),
-            "weights": self.weights,
-            "mean": self.mean,
-            "scale": self.scale,
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Forecast:
-        return cls(BgNbd.from_dict(raw["bgnbd"]), raw["weights"], raw["mean"], raw["scale"])
-
-    def p_active(self, act: Activity) -> F64:
-        x, t_x, age = act.bgnbd_inputs()
-        return np.where(act.buyers, self.bgnbd.p_alive(x, t_x, age), 0.0)
-
-    def expected(self, act: Activity) -> F64:
-        z = (_features(self.bgnbd, act) - np.array(self.mean)) / np.array(self.scale)
-        eta = self.weights[0] + z @ np.array(self.weights[1:])
-        return np.where(act.buyers, np.exp(np.minimum(eta, 50.0)), 0.0)
-
-
-def _features(bgnbd: BgNbd, act: Activity) -> F64:
-    x, t_x, age = act.bgnbd_inputs()
-    mean_gap = np.where(x > 0, t_x / np.maximum(x, 1.0), 0.0)
-    last = np.nan_to_num(act.last_age)
-    due = np.where(x > 0, last / (mean_gap + 1.0), 0.0)
-    columns = [
-        np.log(bgnbd.expected(HORIZON, x, t_x, age) + 1e-3),
-        np.log(bgnbd.p_alive(x, t_x, age) + 1e-3),
-        *(np.log1p(act.recent[d]) for d in WINDOWS),
-        np.log1p(last),
-        np.log1p(age),
-        np.log1p(np.maximum(act.monetary, 0.0)),
-        np.log1p(due),
-        (x == 0).astype(np.float64),
-    ]
-    return np.stack(columns, axis=1)
-
-
-MIN_BUYERS = 10  # fewer customers who ordered are too few to fit a model of them
-
-
-def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast | None:
-    """From lines whose ages count back from the version's clock; None with fewer than MIN_BUYERS
-    buyers. When the 30 days before the clock hold the first orders of nearly everyone (too few
-    buyers before them to learn from), the forecast is BG/NBD alone."""
-    act_now = activity(lines, n_customers)
-    if int(act_now.buyers.sum()) < MIN_BUYERS:
-        return None
-    x, t_x, age = act_now.bgnbd_inputs()
-    now = fit_bgnbd(x[act_now.buyers], t_x[act_now.buyers], age[act_now.buyers])
-    earlier = lines.take(lines.age_days >= HORIZON).aged(-HORIZON)
-    act_then = activity(earlier, n_customers)
-    buyers = act_then.buyers
-    if int(buyers.sum()) < MIN_BUYERS:
-        width = len(WINDOWS) + 7  # the columns of _features; the first is log E[BG/NBD]
-        return Forecast(now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width)
-    x, t_x, age = act_then.bgnbd_inputs()
-    then = fit_bgnbd(x[buyers], t_x[buyers], age[buyers])
-    features = _features(then, act_then)[buyers]
-    # What each of them ordered in the 30 days that followed, up to the clock.
-    window = lines.take(lines.age_days < HORIZON)
-    target = recent_orders(window, n_customers)[30][buyers]
-    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-9
-    z = np.c_[np.ones(len(features)), (features - mean) / scale]
-
-    def loss(w: F64) -> tuple[float, F64]:
-        eta = z @ w
-        mu = np.exp(np.minimum(eta, 50.0))
-        penalty = np.r_[0.0, w[1:]]
-        value = float((mu - target * eta).mean() + l2 * float(penalty @ penalty))
-        return value, (z * (mu - target)[:, None]).mean(axis=0) + 2 * l2 * penalty
-
-    weights = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B").x
-    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist())

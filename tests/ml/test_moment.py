@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from app.ml.btyd import BgNbd, fit_bgnbd, log_likelihood
-from app.ml.moment import activity, fit_forecast, pareto, quintiles, rfm, segment, segments
+from app.ml.moment import (
+    activity,
+    pareto,
+    peer_activity,
+    product_momentum,
+    quintiles,
+    rfm,
+    segment,
+    segments,
+)
 from tests.ml.test_rank import lines_from
 
 
@@ -48,6 +57,9 @@ def test_activity_counts_orders_nets_returns_and_knows_who_never_bought() -> Non
     act = activity(lines_from(rows), 4)  # customer 3: nothing before the moment
     assert act.orders.tolist() == [2.0, 1.0, 0.0, 0.0]
     assert act.monetary.tolist() == [13.0 + 5.0 - 5.0, 5.0, -10.0, 0.0]
+    assert act.products.tolist() == [2.0, 1.0, 0.0, 0.0]
+    assert act.returns.tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert act.lines_per_order.tolist() == [1.5, 1.0, 0.0, 0.0]
     assert act.first_age[0] == 40.0
     assert act.last_age[0] == 10.0
     assert np.isnan(act.last_age[2])
@@ -122,14 +134,39 @@ def test_bgnbd_properties() -> None:
     assert np.all(e30 >= 0)
 
 
-def test_forecast_needs_buyers_and_falls_back_to_bgnbd_when_all_are_recent() -> None:
-    # (customer, product, order, quantity, unit_price, age): three orders each in the last ten days
-    recent = [(c, 0, 100 * c + k, 1, 2.0, float(2 + 3 * k)) for c in range(20) for k in range(3)]
-    assert fit_forecast(lines_from(recent[:27]), 20) is None  # nine buyers: too few
-    forecast = fit_forecast(lines_from(recent), 20)
-    assert forecast is not None
-    lines = lines_from(recent)
-    act = activity(lines, 20)
-    x, t_x, age = act.bgnbd_inputs()
-    alone = forecast.bgnbd.expected(30.0, x, t_x, age)
-    np.testing.assert_allclose(forecast.expected(act), alone + 1e-3, rtol=1e-9)
+def test_product_momentum_is_how_a_clients_products_sell_lately() -> None:
+    # (customer, product, order, quantity, unit_price, age). Product 0: 3 orders in the last 30 days,
+    # 2 in the 60 before (1 per 30 days). Product 1: none lately, 4 in the 60 before (2 per 30 days).
+    rows = [(9, 0, k, 1, 1.0, 5.0 + k) for k in range(3)]
+    rows += [(9, 0, 10 + k, 1, 1.0, 40.0 + k) for k in range(2)]
+    rows += [(9, 1, 20 + k, 1, 1.0, 50.0 + k) for k in range(4)]
+    rows += [
+        (0, 0, 30, 1, 10.0, 100.0),  # customer 0 bought product 0 only
+        (1, 1, 31, 1, 10.0, 100.0),  # customer 1 product 1 only
+        (2, 0, 32, 1, 30.0, 100.0),  # customer 2 both, three times the spend on product 0
+        (2, 1, 32, 1, 10.0, 100.0),
+        (3, 1, 33, 1, 10.0, 400.0),  # customer 3: only longer ago than a year
+    ]
+    momentum = product_momentum(lines_from(rows), 10)
+    rising, falling = np.log((3 + 1) / (1 + 1)), np.log((0 + 1) / (2 + 1))
+    np.testing.assert_allclose(momentum[:4], [rising, falling, (3 * rising + falling) / 4, 0.0])
+
+
+def test_peer_activity_is_the_share_of_a_clients_fellow_buyers_back_lately() -> None:
+    rows = [
+        (0, 0, 1, 1, 1.0, 100.0),  # customer 0: products 0 and 1, not back lately
+        (0, 1, 1, 1, 1.0, 100.0),
+        (1, 0, 2, 1, 1.0, 10.0),  # customer 1: product 0, back lately
+        (2, 1, 3, 1, 1.0, 200.0),  # customer 2: product 1, not back lately
+        (3, 1, 4, 1, 1.0, 5.0),  # customer 3: products 1 and 2, back lately
+        (3, 2, 4, 1, 1.0, 5.0),
+        (4, 3, 5, 1, 1.0, 50.0),  # customer 4: a product nobody else bought
+    ]
+    peers = peer_activity(lines_from(rows), 6, 30.0)
+    # customer 0's fellow buyers: 1 (of product 0), 2 and 3 (of product 1); 1 and 3 are back
+    assert peers[0] == pytest.approx(2 / 3)
+    assert peers[1] == 0.0  # only customer 0 shares their product
+    assert peers[2] == pytest.approx(1 / 2)  # 0 and 3
+    assert peers[3] == pytest.approx(0.0)  # 0 and 2 on product 1, nobody else on product 2
+    assert peers[4] == peers[5] == 0.0  # nobody to compare with; no purchases
+    assert peer_activity(lines_from(rows), 6, 60.0)[4] == 0.0

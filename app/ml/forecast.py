@@ -1,0 +1,129 @@
+"""Orders expected in the next 30 days: BG/NBD, extended by a Poisson regression on what else the
+store knows about each client, fitted on the 30 days before the version's clock.
+
+BG/NBD sees only each client's count and timing of orders. The regression adds their recent habits,
+what they buy (how broadly, how much they send back, how those products sell lately) and whether
+the other buyers of their products are coming back: it carries the store's momentum (a season's
+build-up) and the habits of a trade that BG/NBD cannot see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize
+
+from app.ml.btyd import BgNbd, fit_bgnbd
+from app.ml.matrix import Lines
+from app.ml.moment import PEER_WINDOWS, WINDOWS, Activity, activity, recent_orders
+
+F64 = npt.NDArray[np.float64]
+
+HORIZON = 30.0
+MIN_BUYERS = 10  # fewer customers who ordered are too few to fit a model of them
+# Versions fitted before the client's basket, momentum and peers were features hold weights for the
+# first BASE_FEATURES columns only; they go on being served as fitted.
+BASE_FEATURES = len(WINDOWS) + 7
+FEATURES = 2
+
+
+@dataclass(frozen=True)
+class Forecast:
+    bgnbd: BgNbd
+    weights: list[float]
+    mean: list[float]
+    scale: list[float]
+    features: int = FEATURES  # which feature set the weights are for (1: BASE_FEATURES columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bgnbd": self.bgnbd.to_dict(),
+            "weights": self.weights,
+            "mean": self.mean,
+            "scale": self.scale,
+            "features": self.features,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Forecast:
+        return cls(
+            BgNbd.from_dict(raw["bgnbd"]),
+            raw["weights"],
+            raw["mean"],
+            raw["scale"],
+            int(raw.get("features", 1)),
+        )
+
+    def p_active(self, act: Activity) -> F64:
+        x, t_x, age = act.bgnbd_inputs()
+        return np.where(act.buyers, self.bgnbd.p_alive(x, t_x, age), 0.0)
+
+    def expected(self, act: Activity) -> F64:
+        features = _features(self.bgnbd, act)
+        if self.features == 1:
+            features = features[:, :BASE_FEATURES]
+        z = (features - np.array(self.mean)) / np.array(self.scale)
+        eta = self.weights[0] + z @ np.array(self.weights[1:])
+        return np.where(act.buyers, np.exp(np.minimum(eta, 50.0)), 0.0)
+
+
+def _features(bgnbd: BgNbd, act: Activity) -> F64:
+    x, t_x, age = act.bgnbd_inputs()
+    mean_gap = np.where(x > 0, t_x / np.maximum(x, 1.0), 0.0)
+    last = np.nan_to_num(act.last_age)
+    due = np.where(x > 0, last / (mean_gap + 1.0), 0.0)
+    columns = [
+        np.log(bgnbd.expected(HORIZON, x, t_x, age) + 1e-3),
+        np.log(bgnbd.p_alive(x, t_x, age) + 1e-3),
+        *(np.log1p(act.recent[d]) for d in WINDOWS),
+        np.log1p(last),
+        np.log1p(age),
+        np.log1p(np.maximum(act.monetary, 0.0)),
+        np.log1p(due),
+        (x == 0).astype(np.float64),
+        # BASE_FEATURES end here.
+        np.log1p(act.products),
+        np.log1p(act.returns),
+        np.log1p(act.lines_per_order),
+        act.momentum,
+        *(act.peers[d] for d in PEER_WINDOWS),
+    ]
+    return np.stack(columns, axis=1)
+
+
+def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast | None:
+    """From lines whose ages count back from the version's clock; None with fewer than MIN_BUYERS
+    buyers. When the 30 days before the clock hold the first orders of nearly everyone (too few
+    buyers before them to learn from), the forecast is BG/NBD alone."""
+    act_now = activity(lines, n_customers)
+    if int(act_now.buyers.sum()) < MIN_BUYERS:
+        return None
+    x, t_x, age = act_now.bgnbd_inputs()
+    now = fit_bgnbd(x[act_now.buyers], t_x[act_now.buyers], age[act_now.buyers])
+    earlier = lines.take(lines.age_days >= HORIZON).aged(-HORIZON)
+    act_then = activity(earlier, n_customers)
+    buyers = act_then.buyers
+    if int(buyers.sum()) < MIN_BUYERS:
+        width = _features(now, act_now).shape[1]  # the first column is log E[BG/NBD]
+        return Forecast(now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width)
+    x, t_x, age = act_then.bgnbd_inputs()
+    then = fit_bgnbd(x[buyers], t_x[buyers], age[buyers])
+    features = _features(then, act_then)[buyers]
+    # What each of them ordered in the 30 days that followed, up to the clock.
+    window = lines.take(lines.age_days < HORIZON)
+    target = recent_orders(window, n_customers)[30][buyers]
+    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-9
+    z = np.c_[np.ones(len(features)), (features - mean) / scale]
+
+    def loss(w: F64) -> tuple[float, F64]:
+        eta = z @ w
+        mu = np.exp(np.minimum(eta, 50.0))
+        penalty = np.r_[0.0, w[1:]]
+        value = float((mu - target * eta).mean() + l2 * float(penalty @ penalty))
+        return value, (z * (mu - target)[:, None]).mean(axis=0) + 2 * l2 * penalty
+
+    weights = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B").x
+    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist())

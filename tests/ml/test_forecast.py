@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import numpy as np
+
+from app.ml.forecast import BASE_FEATURES, Forecast, _features, fit_forecast
+from app.ml.moment import activity
+from tests.ml.test_rank import lines_from
+
+
+def test_forecast_needs_buyers_and_falls_back_to_bgnbd_when_all_are_recent() -> None:
+    # (customer, product, order, quantity, unit_price, age): three orders each in the last ten days
+    recent = [(c, 0, 100 * c + k, 1, 2.0, float(2 + 3 * k)) for c in range(20) for k in range(3)]
+    assert fit_forecast(lines_from(recent[:27]), 20) is None  # nine buyers: too few
+    forecast = fit_forecast(lines_from(recent), 20)
+    assert forecast is not None
+    lines = lines_from(recent)
+    act = activity(lines, 20)
+    x, t_x, age = act.bgnbd_inputs()
+    alone = forecast.bgnbd.expected(30.0, x, t_x, age)
+    np.testing.assert_allclose(forecast.expected(act), alone + 1e-3, rtol=1e-9)
+
+
+def habits(seed: int) -> list[tuple[float, ...]]:
+    """A year of orders from 60 customers with rates from one a week to one a quarter."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[float, ...]] = []
+    order = 0
+    for c in range(60):
+        gap = float(rng.choice([7.0, 30.0, 90.0]))
+        age = 365.0 - float(rng.uniform(0, gap))
+        while age > 0:
+            for p in rng.choice(8, size=int(rng.integers(1, 4)), replace=False).tolist():
+                rows.append((c, p, order, int(rng.integers(1, 5)), 2.0, age))
+            order += 1
+            age -= float(rng.exponential(gap))
+    return rows
+
+
+def test_forecast_ranks_frequent_clients_first_and_round_trips() -> None:
+    lines = lines_from(habits(seed=3))
+    forecast = fit_forecast(lines, 60)
+    assert forecast is not None
+    act = activity(lines, 60)
+    expected = forecast.expected(act)
+    recent = act.recent[90]
+    assert expected[recent >= np.quantile(recent, 0.75)].mean() > 2 * expected[recent <= 1].mean()
+    again = Forecast.from_dict(forecast.to_dict())
+    np.testing.assert_allclose(again.expected(act), expected)
+
+
+def test_a_forecast_fitted_before_the_wider_features_is_served_as_fitted() -> None:
+    lines = lines_from(habits(seed=4))
+    act = activity(lines, 60)
+    forecast = fit_forecast(lines, 60)
+    assert forecast is not None
+    rng = np.random.default_rng(5)
+    weights = rng.normal(scale=0.1, size=BASE_FEATURES + 1).tolist()
+    old = forecast.to_dict() | {
+        "weights": weights,
+        "mean": [0.0] * BASE_FEATURES,
+        "scale": [1.0] * BASE_FEATURES,
+    }
+    del old["features"]  # as versions wrote it before
+    base = _features(forecast.bgnbd, act)[:, :BASE_FEATURES]
+    wanted = np.exp(weights[0] + base @ np.array(weights[1:]))
+    np.testing.assert_allclose(Forecast.from_dict(old).expected(act), np.where(act.buyers, wanted, 0.0))
