@@ -42,6 +42,7 @@ class Base:
     expected: F64
     by_customer: npt.NDArray[np.int64]  # line indices sorted by customer
     starts: npt.NDArray[np.int64]  # where each customer's lines begin in it
+    model_product: npt.NDArray[np.int64]  # per product code of ``data``: the version's code, or -1
 
     def lines_of(self, code: int) -> Lines:
         return self.lines.take(self.by_customer[self.starts[code] : self.starts[code + 1]])
@@ -81,6 +82,9 @@ def customer_base(session: Session, loaded: Loaded, as_of: datetime) -> Base:
         expected=forecast.expected(act) if forecast is not None else np.zeros(n),
         by_customer=(by := np.argsort(lines.customer, kind="stable")),
         starts=np.searchsorted(lines.customer[by], np.arange(n + 1)).astype(np.int64),
+        model_product=np.array(
+            [loaded.model.product_index.get(pid, -1) for pid in data.products.ids], dtype=np.int64
+        ),
     )
     with _LOCK:
         _CACHE[key] = base
@@ -175,9 +179,7 @@ def refills_due(base: Base, loaded: Loaded, lines: Lines, days: float) -> Refill
     if cycles is None or len(bought) == 0:
         none = np.zeros(0, dtype=np.int64)
         return Refills(none, none, np.zeros(0), np.zeros(0))
-    index = loaded.model.product_index
-    to_model = np.array([index.get(pid, -1) for pid in base.data.products.ids], dtype=np.int64)
-    model_product = to_model[bought.product]
+    model_product = base.model_product[bought.product]
     known = model_product >= 0
     customer, product = bought.customer[known], bought.product[known]
     age, cycle = bought.age_days[known], cycles[model_product[known]]
