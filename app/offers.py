@@ -12,7 +12,7 @@ from app.history import inactive_products
 from app.ml.dataset import EPOCH, from_day, order_key, to_day
 from app.ml.matrix import Lines, sums
 from app.ml.model import Model
-from app.ml.rank import recommend
+from app.ml.rank import recommend, recommend_refills
 from app.serving import Loaded
 from app.snapshot import HistoryRow, SnapshotReader
 
@@ -48,7 +48,10 @@ async def offers_for(
     limit: int,
     exclude_purchased: bool,
     as_of: datetime,
+    strategy: str = "auto",
 ) -> dict[str, object]:
+    """The offers of one customer; ``strategy`` "refill" leads with the refills falling due (it
+    offers what they bought, so it is not asked for with ``exclude_purchased``)."""
     model = loaded.model
     trained = model.customers
     # The version holds every line before its as_of; the store is read for what came after. A request
@@ -73,15 +76,18 @@ async def offers_for(
     if inactive:
         banned = np.zeros(model.n_products, dtype=bool)
         banned[inactive] = True
-    strategy, offers = recommend(
-        model, customer, limit, exclude_purchased=exclude_purchased, banned=banned, country=snap.country
-    )
+    if strategy == "refill":
+        chosen, offers = recommend_refills(model, customer, limit, banned=banned, country=snap.country)
+    else:
+        chosen, offers = recommend(
+            model, customer, limit, exclude_purchased=exclude_purchased, banned=banned, country=snap.country
+        )
     ids = model.product_ids
     return {
         "recommendation_id": secrets.token_hex(16),
         "customer_id": customer_id,
         "model_version": loaded.version,
-        "strategy": strategy,
+        "strategy": chosen,
         "offers": [
             {
                 "product_id": ids[o.product],

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.columns import columns_for
+from app.ml.cycles import REFILLED, falls_due
 from app.ml.dataset import Dataset, from_day, to_day
 from app.ml.forecast import HORIZON, fit_forecast
 from app.ml.matrix import Lines
@@ -171,9 +172,9 @@ class Refills:
 
 
 def refills_due(base: Base, loaded: Loaded, lines: Lines, days: float) -> Refills:
-    """The pairs of ``lines`` (the base's, or some of them) bought again whose refill falls due
-    within ``days`` or fell due within one cycle: each pair's last order + the product's repurchase
-    cycle."""
+    """The pairs of ``lines`` (the base's, or some of them) bought at least REFILLED times whose
+    refill falls due within ``days`` or fell due within one cycle: each pair's last order + the
+    product's repurchase cycle."""
     cycles = loaded.model.cycles
     bought = lines.take(lines.quantity > 0)
     if cycles is None or len(bought) == 0:
@@ -186,10 +187,10 @@ def refills_due(base: Base, loaded: Loaded, lines: Lines, days: float) -> Refill
     # Each pair's last order: the youngest line of its group.
     pair = customer * len(base.data.products) + product
     order = np.lexsort((age, pair))
-    latest = order[np.unique(pair[order], return_index=True)[1]]
+    _, first, times = np.unique(pair[order], return_index=True, return_counts=True)
+    latest = order[first]
     age, cycle = age[latest], cycle[latest]
-    in_days = cycle - age
-    due = np.isfinite(cycle) & (cycle > 0) & (in_days >= -cycle) & (in_days <= days)
+    due = falls_due(age, cycle, days) & (times >= REFILLED)
     return Refills(customer[latest][due], product[latest][due], age[due], cycle[due])
 
 

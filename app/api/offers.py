@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -41,7 +41,14 @@ async def get_offers(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     exclude_purchased: bool = False,
     as_of: datetime | None = None,
+    strategy: Literal["auto", "refill"] = "auto",
 ) -> Response:
+    if strategy == "refill" and exclude_purchased:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "strategy: refill offers products the customer bought; it cannot go with exclude_purchased=true",
+        )
     loaded = loaded_model(request)
     moment = to_naive_utc(as_of) if as_of is not None else utcnow()
     answer = await offers_for(
@@ -51,6 +58,7 @@ async def get_offers(
         limit=limit,
         exclude_purchased=exclude_purchased,
         as_of=moment,
+        strategy=strategy,
     )
     log: RecommendationLog = request.app.state.recommendation_log
     log.record(

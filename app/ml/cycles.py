@@ -14,6 +14,10 @@ from app.ml.matrix import Lines
 
 F64 = npt.NDArray[np.float64]
 
+# A refill is of a product the customer has bought at least this many times: a habit, not a guess.
+# (On Online Retail, refills due of products bought once were ordered half as often as the others.)
+REFILLED = 2
+
 
 def repurchase_cycles(lines: Lines, n_products: int, min_intervals: int = 3) -> F64:
     """Days per product (NaN where nothing was ever bought twice by anyone)."""
@@ -57,3 +61,12 @@ def due(last_age: F64, cycle: F64) -> F64:
     rising = np.clip(ratio, 0.0, 1.0)
     past = 1.0 / (1.0 + np.log(np.maximum(ratio, 1.0)))
     return np.asarray(np.where(ratio <= 1.0, rising, past), dtype=np.float64)
+
+
+def falls_due(last_age: F64, cycle: F64, days: float) -> npt.NDArray[np.bool_]:
+    """Whether each refill (the last order ``last_age`` days ago, of a product bought every ``cycle``
+    days) falls due within the next ``days``, or fell due within the last cycle (past that, the need
+    has likely been met elsewhere)."""
+    with np.errstate(invalid="ignore"):
+        in_days = cycle - last_age
+        return np.asarray(np.isfinite(cycle) & (cycle > 0) & (in_days >= -cycle) & (in_days <= days))

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.linalg import lapack
 
-from app.ml.cycles import due
+from app.ml.cycles import REFILLED, due, falls_due
 from app.ml.matrix import Sums, confidence_values
 from app.ml.model import Model
 
@@ -23,6 +23,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 PARTS = ("repeat", "cf", "knn", "popular", "due")
+REFILL_DAYS = 30.0
 REASONS = {
     "repeat": "repurchase",
     "cf": "similar_taste",
@@ -247,3 +248,42 @@ def recommend(
             elif local is not None and len(local):
                 strategy = "popular_in_country"
     return strategy, offers
+
+
+def recommend_refills(
+    model: Model,
+    s: Sums,
+    n: int,
+    *,
+    banned: npt.NDArray[np.bool_] | None = None,
+    country: str | None = None,
+    days: float = REFILL_DAYS,
+    explain_reasons: bool = True,
+) -> tuple[str, list[Offer]]:
+    """The moment's offers: the products the customer bought at least REFILLED times whose refill
+    falls due within ``days`` (or fell due within the last cycle), best scored first, then the usual
+    offers to fill up to ``n``. The strategy is "refill" (+ the filling's) when any refill led, else
+    the usual one."""
+    refills = np.zeros(0, dtype=np.int64)
+    if model.cycles is not None and len(s):
+        habit = (s.orders > 0) & (s.bought >= REFILLED)
+        refills = s.product[falls_due(s.last_age, model.cycles[s.product], days) & habit]
+    if banned is not None:
+        refills = refills[~banned[refills]]
+    if len(refills) == 0:
+        return recommend(model, s, n, banned=banned, country=country, explain_reasons=explain_reasons)
+    total = score(model, s).total
+    chosen = refills[np.argsort(-total[refills], kind="stable")][:n]
+    offers = [Offer(code, float(total[code]), REASONS["due"], [code]) for code in chosen.tolist()]
+    if len(offers) == n:
+        return "refill", offers
+    taken = np.zeros(model.n_products, dtype=bool) if banned is None else banned.copy()
+    taken[chosen] = True
+    strategy, rest = recommend(
+        model, s, n - len(offers), banned=taken, country=country, explain_reasons=explain_reasons
+    )
+    # The rest rank below every refill, in their own order.
+    floor, top = min(o.score for o in offers), max((o.score for o in rest), default=1.0)
+    for o in rest:
+        o.score = floor * 0.5 * o.score / top if top > 0 else 0.0
+    return f"refill+{strategy}", offers + rest

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import PERSONAL, ingest, shop_events, train, wait_serving
+from tests.api.helpers import AS_OF, PERSONAL, ingest, shop_events, train, wait_serving
 
 
 def offers(client: TestClient, customer: str, **params: Any) -> dict[str, Any]:
@@ -204,3 +204,23 @@ def test_worse_version_stays_inactive(committed_client: TestClient) -> None:
     assert gate["candidate_score"] < gate["active_score"]
     assert "worse" in gate["reason"]
     wait_serving(client, good["version"])
+
+
+def test_refill_strategy_leads_with_the_refills_the_profile_says_are_due(shop: TestClient) -> None:
+    due = shop.get("/v1/customers/refiller/profile", params={"as_of": AS_OF}).json()["due_products"]
+    assert [d["product_id"] for d in due] == ["k1-0"]
+    body = offers(shop, "refiller", limit=5, strategy="refill", as_of=AS_OF)
+    assert body["strategy"].startswith("refill+")
+    first, *rest = body["offers"]
+    assert first["product_id"] == "k1-0"
+    assert first["reason"] == {"type": "refill_due", "because": ["k1-0"]}
+    assert len(rest) == 4
+    assert all(o["reason"]["type"] != "refill_due" for o in rest)
+    # the usual strategy is unchanged, and a prospect gets popular products either way
+    assert offers(shop, "refiller", limit=5, as_of=AS_OF)["strategy"].startswith("personalized")
+    assert offers(shop, "someone-new", limit=3, strategy="refill")["strategy"].startswith("popular")
+
+    for params in ({"strategy": "refill", "exclude_purchased": "true"}, {"strategy": "cheapest"}):
+        r = shop.get("/v1/customers/refiller/offers", params=params)
+        assert r.status_code == 422
+        assert r.json()["error"]["message"].startswith("strategy")

@@ -14,7 +14,7 @@ from app.ml.customers import CustomerSums
 from app.ml.cycles import repurchase_cycles
 from app.ml.matrix import Lines, Sums, confidence_matrix, sums
 from app.ml.model import Model, fit
-from app.ml.rank import recommend
+from app.ml.rank import recommend, recommend_refills
 
 # Pinned, not the tuned defaults: these tests are about the mechanisms, whatever nbo tune chooses.
 SMALL = TrainConfig(
@@ -205,3 +205,46 @@ def test_trained_sums_aged_and_merged_with_later_lines_equal_the_whole_history()
             np.testing.assert_allclose(getattr(served, field), getattr(fresh, field), rtol=1e-9)
     # An unknown customer has only their later lines.
     assert len(trained.at("nobody", 100.0, lines_from([]), config)) == 0
+
+
+def test_refills_falling_due_lead_then_the_usual_offers_fill_up() -> None:
+    # (customer, product, order, quantity, unit_price, age). Product 0 is bought every 10 days,
+    # product 1 every 100, by customers 1 and 2; customers 3 and 4 buy products 3 to 5.
+    rows: list[tuple[float, ...]] = []
+    order = itertools.count()
+    for c in (1, 2):
+        rows += [(c, 0, next(order), 1, 2.0, age) for age in (45.0, 35.0, 25.0, 15.0)]
+        rows += [(c, 1, next(order), 1, 2.0, age) for age in (350.0, 250.0, 150.0, 50.0)]
+    rows += [(c, p, next(order), 1, 2.0, 60.0) for c in (3, 4) for p in (3, 4, 5)]
+    # Customer 0: product 0 last 9 days ago (due tomorrow), product 1 5 days ago (due in 95 days),
+    # product 2 once, 300 days ago (long past any cycle: the need was met elsewhere).
+    rows += [(0, 0, next(order), 1, 2.0, age) for age in (39.0, 29.0, 19.0, 9.0)]
+    rows += [(0, 1, next(order), 1, 2.0, age) for age in (105.0, 5.0)]
+    rows += [(0, 2, next(order), 1, 2.0, 300.0)]
+    # ... and product 4 once, 12 days ago: past the usual cycle, but bought once is not a habit yet.
+    rows += [(0, 4, next(order), 1, 2.0, 12.0)]
+    model = fit_lines(lines_from(rows), [None] * 5, [f"p{i}" for i in range(6)], SMALL)
+    assert model.cycles is not None
+    assert model.cycles[0] == 10.0
+    assert model.cycles[1] == 100.0
+    assert model.cycles[4] == 10.0  # nobody bought it twice: the median over every product
+    mine = of_customer(model, 0)
+
+    strategy, offers = recommend_refills(model, mine, 4)
+    assert strategy.startswith("refill+personalized")
+    assert offers[0].product == 0
+    assert offers[0].reason == "refill_due"
+    assert offers[0].because == [0]
+    assert all(o.reason != "refill_due" for o in offers[1:])
+    assert len({o.product for o in offers}) == 4
+    assert [o.score for o in offers] == sorted((o.score for o in offers), reverse=True)
+
+    assert recommend_refills(model, mine, 1)[0] == "refill"
+    banned = np.zeros(model.n_products, dtype=bool)
+    banned[0] = True
+    strategy, offers = recommend_refills(model, mine, 4, banned=banned)
+    assert strategy.startswith("personalized")  # nothing due may be offered: the usual offers, said so
+    assert 0 not in {o.product for o in offers}
+    # a customer without a refill due, and a stranger, get the usual offers
+    assert recommend_refills(model, of_customer(model, 3), 2)[0].startswith("personalized")
+    assert recommend_refills(model, sums(lines_from([]), SMALL), 2)[0] == "popular"
