@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.serve
 	$(BIN)/python -m bench.quality
 	$(BIN)/python -m bench.moment
+	$(BIN)/python -m bench.segment_blends
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
