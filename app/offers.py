@@ -119,9 +119,7 @@ def similar_to(session: Session, loaded: Loaded, *, product_id: str, limit: int)
             items.append({"product_id": pid, "score": round(float(s), 6)})
 
     if code is not None:
-        row = model.neighbours.getrow(code)
-        order = np.argsort(-row.data, kind="stable")
-        add(row.indices[order], row.data[order])
+        add(*model.co_purchased(code))
         if len(items) < limit and model.item_factors is not None:
             y = model.item_factors
             norms = np.maximum(np.linalg.norm(y, axis=1), 1e-9)

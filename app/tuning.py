@@ -16,7 +16,7 @@ from typing import Any
 from app.ml.config import TrainConfig
 from app.ml.dataset import Dataset
 from app.ml.evaluate import Split, evaluate, make_split
-from app.ml.model import Model
+from app.ml.model import Model, with_neighbours
 from app.training import fit_on, gate_score, model_ranker
 
 WINDOW_DAYS = 30.0
@@ -33,7 +33,7 @@ FIT_SPACE: dict[str, list[Any]] = {
 }
 BLEND_SPACE: dict[str, list[Any]] = {
     "cf_weight": [0.25, 0.5, 1.0, 1.5],
-    "knn_weight": [0.1, 0.25, 0.5, 1.0],
+    "knn_weight": [0.0, 0.1, 0.25, 0.5, 1.0],
     "popular_weight": [0.0, 0.05, 0.15, 0.3],
     "due_weight": [0.0, 0.1, 0.25, 0.5],
 }
@@ -82,7 +82,7 @@ def tune(
     for config in dict.fromkeys(candidates):  # no configuration twice
         run(config, fit_on(split.train, data, config, day=start, until_day=start))
     best = max(trials, key=lambda t: t.score)
-    fitted = models[id(best)]
+    fitted = with_neighbours(models[id(best)])  # blends may weigh co-purchase
     blends = dict.fromkeys(_sample(rng, best.config, BLEND_SPACE) for _ in range(blend_trials))
     for config in blends:
         if config not in {t.config for t in trials}:

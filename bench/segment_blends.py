@@ -20,7 +20,7 @@ from app.config import Settings
 from app.ml.config import TrainConfig
 from app.ml.dataset import Dataset
 from app.ml.evaluate import Split, Task, evaluate, make_split
-from app.ml.model import Model
+from app.ml.model import Model, with_neighbours
 from app.ml.moment import activity, rfm, segments
 from app.training import fit_on, gate_score, model_ranker
 from bench.common import data_file, full_store, protocol_cutoff, write_results
@@ -61,7 +61,8 @@ class Window:
 
 def window(data: Dataset, cutoff_day: float, config: TrainConfig) -> Window:
     split = make_split(data, cutoff_day, 30.0)
-    model = fit_on(split.train, data, config, day=cutoff_day, until_day=cutoff_day)
+    # Every product's neighbours: some of the blends tried weigh co-purchase.
+    model = with_neighbours(fit_on(split.train, data, config, day=cutoff_day, until_day=cutoff_day))
     act = activity(split.train, len(data.customers))
     return Window(split, model, [GROUPS.get(s, "prospect") for s in segments(act, rfm(act))])
 

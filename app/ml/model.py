@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,6 +15,7 @@ from threadpoolctl import threadpool_limits
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
 from app.ml.matrix import Sums, confidence_matrix
+from app.ml.neighbours import OnDemand, fit_neighbours, needed_in_training, ordered_row
 
 log = logging.getLogger("nbo.ml")
 
@@ -29,7 +32,8 @@ class Model:
     product_ids: list[str]
     item_factors: F32 | None  # products × factors (None for item_knn)
     gram: F32 | None  # YᵀY + λI, for folding a customer in
-    neighbours: sp.csr_matrix  # products × products co-purchase similarity (top-K per row)
+    neighbours: sp.csr_matrix  # products × products co-purchase similarity (top-K per row; empty
+    # when ranking does not use it: see app/ml/neighbours.py)
     popularity: F64  # distinct recent buyers per product
     customers: CustomerSums  # the trained customers' sums
     country_popular: dict[str, I64] = field(default_factory=dict)  # country -> product codes, best first
@@ -43,6 +47,8 @@ class Model:
     # then one fancy index instead of a dozen array operations.
     neighbour_ids: npt.NDArray[np.int32] = field(init=False)
     neighbour_weights: F32 = field(init=False)
+    _on_demand: OnDemand | None = field(init=False, default=None)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.product_index = {p: i for i, p in enumerate(self.product_ids)}
@@ -59,6 +65,26 @@ class Model:
     @property
     def n_products(self) -> int:
         return len(self.product_ids)
+
+    def co_purchased(self, code: int) -> tuple[I64, F32]:
+        """The product's co-purchase neighbours (codes, similarity), most similar first."""
+        if needed_in_training(self.config):
+            return ordered_row(self.neighbours, code)
+        with self._lock:
+            if self._on_demand is None:
+                conf = confidence_matrix(
+                    self.customers.sums, len(self.customers.ids), self.n_products, self.config
+                )
+                self._on_demand = OnDemand(conf, self.config.neighbours)
+        return self._on_demand.row(code)
+
+
+def with_neighbours(model: Model) -> Model:
+    """The model with every product's neighbours fitted (for a blend that weighs them)."""
+    if needed_in_training(model.config):
+        return model
+    conf = confidence_matrix(model.customers.sums, len(model.customers.ids), model.n_products, model.config)
+    return dataclasses.replace(model, neighbours=fit_neighbours(conf, model.config.neighbours))
 
 
 def padded_rows(m: sp.csr_matrix) -> tuple[npt.NDArray[np.int32], F32]:
@@ -102,19 +128,6 @@ def fit_factors(conf: sp.csr_matrix, config: TrainConfig) -> F32 | None:
         )
         algo.fit(conf, show_progress=False)
     return np.ascontiguousarray(algo.item_factors, dtype=np.float32)
-
-
-def fit_neighbours(conf: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    from implicit.nearest_neighbours import ItemItemRecommender, bm25_weight
-
-    # What implicit's BM25Recommender does, handing it CSR so that it need not convert.
-    weighted = bm25_weight(conf.T, K1=1.2, B=0.75).T.tocsr()
-    knn = ItemItemRecommender(K=k)
-    knn.fit(weighted, show_progress=False)
-    sim: sp.csr_matrix = knn.similarity.tocsr().astype(np.float32)
-    sim.setdiag(0.0)  # a product is not its own complement
-    sim.eliminate_zeros()
-    return sim
 
 
 def _recent_buyers(s: Sums, days: float) -> Sums:
@@ -172,7 +185,11 @@ def fit(
         product_ids=product_ids,
         item_factors=factors,
         gram=gram,
-        neighbours=fit_neighbours(conf, config.neighbours),
+        neighbours=(
+            fit_neighbours(conf, config.neighbours)
+            if needed_in_training(config)
+            else sp.csr_matrix((n_products, n_products), dtype=np.float32)
+        ),
         popularity=pop,
         customers=customers,
         country_popular=country_rankings(customers.sums, countries, pop, config.popularity_days),

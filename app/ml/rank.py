@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.linalg import lapack
 
+from app.ml.config import TrainConfig
 from app.ml.cycles import REFILLED, due, falls_due
 from app.ml.matrix import Sums, confidence_values
 from app.ml.model import Model
@@ -67,7 +68,7 @@ class Scored:
             [
                 repeat * self.scale["repeat"],
                 self.cf[products] * self.scale["cf"] if len(self.cf) else np.zeros(len(products)),
-                self.knn[products] * self.scale["knn"],
+                self.knn[products] * self.scale["knn"] if len(self.knn) else np.zeros(len(products)),
                 model.popular_part[products],
                 due * self.scale["due"],
             ]
@@ -100,6 +101,12 @@ def fold_in(model: Model, items: I64, conf: F32) -> F32 | None:
     return np.asarray(x, dtype=np.float32)
 
 
+def co_purchase_weight(cfg: TrainConfig) -> float:
+    """The co-purchase part's weight: with item_knn, the neighbours are the collaborative model and
+    take its weight too."""
+    return cfg.knn_weight + (cfg.cf_weight if cfg.algorithm == "item_knn" else 0.0)
+
+
 def score(model: Model, s: Sums) -> Scored:
     """Scores of every product for one customer, given their sums over the model's products.
 
@@ -118,12 +125,16 @@ def score(model: Model, s: Sums) -> Scored:
         np.maximum(cf, 0.0, out=cf)
         total += cf * np.float32(_scale(cfg.cf_weight, cf))
     gathered = gather_rows(model, items, conf)
-    knn = np.bincount(gathered.target.ravel(), weights=gathered.weight.ravel(), minlength=n).astype(
-        np.float32
-    )
-    knn_scale = _scale(cfg.knn_weight, knn)
-    if knn_scale:
-        total += knn * np.float32(knn_scale)
+    knn = np.zeros(0, np.float32)  # none when the blend does not weigh co-purchase
+    knn_scale = 0.0
+    knn_weight = co_purchase_weight(cfg)
+    if knn_weight > 0 and gathered.target.size:
+        knn = np.bincount(gathered.target.ravel(), weights=gathered.weight.ravel(), minlength=n).astype(
+            np.float32
+        )
+        knn_scale = _scale(knn_weight, knn)
+        if knn_scale:
+            total += knn * np.float32(knn_scale)
     repeat_scale = _scale(cfg.repeat_weight, s.repeat)
     if repeat_scale:
         np.add.at(total, s.product, (s.repeat * repeat_scale).astype(np.float32))
