@@ -168,8 +168,9 @@ def main() -> None:
             f"| {r['overhead_first']:.2f}× | {r['whole_job_s']:.2f} |"
         )
     lines.append(
-        f"\nTarget: pipeline ≤ 1.5× implicit alone. `fit` is the customers' sums, the confidence matrix, "
-        f"ALS, the co-purchase neighbours and popularity; a retrain reads the {NEW_LINES:,} lines added "
+        f"\nTarget: pipeline ≤ 1.5× implicit alone. `fit` is the customers' sums, the repurchase cycles, "
+        "the confidence matrix, ALS and popularity (the co-purchase neighbours too when the blend weighs "
+        f"them); a retrain reads the {NEW_LINES:,} lines added "
         "since the last read (and checks that nothing older changed), a first training the whole table. "
         "The whole job adds the evaluation fit and the gate.\n"
     )

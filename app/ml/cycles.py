@@ -13,42 +13,56 @@ import numpy.typing as npt
 from app.ml.matrix import Lines
 
 F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+SECONDS_PER_DAY = 86_400
 
 # A refill is of a product the customer has bought at least this many times: a habit, not a guess.
 # (On Online Retail, refills due of products bought once were ordered half as often as the others.)
 REFILLED = 2
 
 
+def _sorted_pairs(major: I64, minor: I64) -> tuple[I64, I64]:
+    """(major, minor) pairs of non-negative integers sorted by major then minor: one sort of packed
+    int64 keys when they fit (several times faster than np.lexsort), else lexsort."""
+    if len(major) == 0:
+        return major, minor
+    shift = max(int(minor.max()), 1).bit_length()
+    if max(int(major.max()), 1).bit_length() + shift <= 62:
+        keys = np.sort((major << shift) | minor)
+        return keys >> shift, keys & ((1 << shift) - 1)
+    order = np.lexsort((minor, major))
+    return major[order], minor[order]
+
+
 def repurchase_cycles(lines: Lines, n_products: int, min_intervals: int = 3) -> F64:
     """Days per product (NaN where nothing was ever bought twice by anyone)."""
-    positive = lines.take(lines.quantity > 0)
-    if len(positive) == 0:
+    positive = lines.quantity > 0
+    if not positive.any():
         return np.full(n_products, np.nan)
-    # Each customer's lines of each product in time order (one sort on a packed key). Lines of one
-    # order share its day; gaps under a day are one visit, not a repurchase, and are left out.
-    pair = positive.customer * n_products + positive.product
-    order = np.lexsort((-positive.age_days, pair))
-    pair, day, product = pair[order], -positive.age_days[order], positive.product[order]
+    age, bought = lines.age_days[positive], lines.product[positive]
+    # Each customer's lines of each product in time order, times in whole seconds from the oldest.
+    # Lines of one order share its time; gaps under a day are one visit, not a repurchase.
+    seconds = np.round((age.max() - age) * SECONDS_PER_DAY).astype(np.int64)
+    pair, second = _sorted_pairs(lines.customer[positive] * n_products + bought, seconds)
     same_pair = pair[1:] == pair[:-1]
-    gaps = np.diff(day)[same_pair]
-    gap_product = product[1:][same_pair]
-    keep = gaps >= 1.0
+    gaps = np.diff(second)[same_pair]
+    gap_product = (pair[1:] % n_products)[same_pair]
+    keep = gaps >= SECONDS_PER_DAY
     gaps, gap_product = gaps[keep], gap_product[keep]
     cycles = np.full(n_products, np.nan)
     if len(gaps) == 0:
         return cycles
-    overall = float(np.median(gaps))
-    by_product = np.lexsort((gaps, gap_product))
-    gaps, gap_product = gaps[by_product], gap_product[by_product]
+    overall = float(np.median(gaps)) / SECONDS_PER_DAY
+    gap_product, gaps = _sorted_pairs(gap_product, gaps)
     starts = np.flatnonzero(np.r_[True, gap_product[1:] != gap_product[:-1]])
     counts = np.diff(np.r_[starts, len(gaps)])
     # The median of each product's sorted run of gaps.
     low = gaps[starts + (counts - 1) // 2]
     high = gaps[starts + counts // 2]
-    medians = (low + high) / 2.0
+    medians = (low + high) / (2.0 * SECONDS_PER_DAY)
     products = gap_product[starts]
     cycles[products] = np.where(counts >= min_intervals, medians, overall)
-    bought_once_only = np.isnan(cycles) & (np.bincount(positive.product, minlength=n_products) > 0)
+    bought_once_only = np.isnan(cycles) & (np.bincount(bought, minlength=n_products) > 0)
     cycles[bought_once_only] = overall
     return cycles
 

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from app.ml.cycles import due, repurchase_cycles
+from app.ml.cycles import _sorted_pairs, due, repurchase_cycles
 from app.ml.matrix import sums
 from app.ml.rank import recommend
 from tests.ml.test_rank import SMALL, fit_lines, lines_from
@@ -57,3 +57,15 @@ def test_a_due_refill_outranks_one_just_bought() -> None:
     assert offers[0].reason == "refill_due"
     assert offers[0].because == [0]
     assert sums(lines.take(lines.customer == 0), config).last_age.tolist() == [20.0, 2.0]
+
+
+def test_pairs_sorted_by_packed_keys_or_by_lexsort_alike() -> None:
+    rng = np.random.default_rng(8)
+    for high in (1 << 20, 1 << 40):  # keys that pack into 62 bits, and keys that do not
+        major = rng.integers(0, high, size=500)
+        major[:50] = major[50:100]  # ties on the major key
+        minor = rng.integers(0, 1 << 30, size=500)
+        order = np.lexsort((minor, major))
+        got_major, got_minor = _sorted_pairs(major, minor)
+        np.testing.assert_array_equal(got_major, major[order])
+        np.testing.assert_array_equal(got_minor, minor[order])
