@@ -81,6 +81,9 @@ def _scale(weight: float, values: npt.NDArray[np.floating[Any]]) -> float:
     return weight / top if top > 0 else 0.0
 
 
+NOTHING_GATHERED = Gathered(np.zeros((0, 0), dtype=np.int32), np.zeros((0, 0), dtype=np.float32))
+
+
 def gather_rows(model: Model, rows: I64, weights: F32) -> Gathered:
     """The neighbours of ``rows``, each scaled by its row's weight."""
     return Gathered(model.neighbour_ids[rows], model.neighbour_weights[rows] * weights[:, None])
@@ -124,11 +127,13 @@ def score(model: Model, s: Sums) -> Scored:
         cf = model.item_factors @ user
         np.maximum(cf, 0.0, out=cf)
         total += cf * np.float32(_scale(cfg.cf_weight, cf))
-    gathered = gather_rows(model, items, conf)
     knn = np.zeros(0, np.float32)  # none when the blend does not weigh co-purchase
     knn_scale = 0.0
     knn_weight = co_purchase_weight(cfg)
-    if knn_weight > 0 and gathered.target.size:
+    gathered = NOTHING_GATHERED
+    if knn_weight > 0:
+        gathered = gather_rows(model, items, conf)
+    if gathered.target.size:
         knn = np.bincount(gathered.target.ravel(), weights=gathered.weight.ravel(), minlength=n).astype(
             np.float32
         )
