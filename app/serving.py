@@ -29,6 +29,7 @@ from app.ml.forecast import Forecast
 from app.ml.ids import IdMap
 from app.ml.matrix import EMPTY
 from app.ml.model import Model
+from app.ml.neighbours import needed_in_training
 from app.tables import Purchase
 
 log = logging.getLogger("nbo.serving")
@@ -110,6 +111,8 @@ class Serving:
                     with self.factory() as session:
                         self.current = Loaded(None, popularity_model(session), time.monotonic())
                 return
+            if not needed_in_training(model.config):
+                model.prepare_co_purchase()  # here, not on the first /similar request
             forecast = Forecast.from_dict(meta["forecast"]) if meta.get("forecast") else None
             trained_at = finished.replace(tzinfo=UTC).timestamp() if finished is not None else None
             self.current = Loaded(wanted, model, time.monotonic(), forecast, trained_at, begun)

@@ -66,25 +66,30 @@ class Model:
     def n_products(self) -> int:
         return len(self.product_ids)
 
+    def confidence(self) -> sp.csr_matrix:
+        """The trained customers × products confidence matrix, as fitted."""
+        return confidence_matrix(self.customers.sums, len(self.customers.ids), self.n_products, self.config)
+
     def co_purchased(self, code: int) -> tuple[I64, F32]:
         """The product's co-purchase neighbours (codes, similarity), most similar first."""
         if needed_in_training(self.config):
             return ordered_row(self.neighbours, code)
+        return self.prepare_co_purchase().row(code)
+
+    def prepare_co_purchase(self) -> OnDemand:
+        """What computes neighbours when asked, built once (serving builds it when it loads a
+        version, so that the first /similar request does not pay for it)."""
         with self._lock:
             if self._on_demand is None:
-                conf = confidence_matrix(
-                    self.customers.sums, len(self.customers.ids), self.n_products, self.config
-                )
-                self._on_demand = OnDemand(conf, self.config.neighbours)
-        return self._on_demand.row(code)
+                self._on_demand = OnDemand(self.confidence(), self.config.neighbours)
+            return self._on_demand
 
 
 def with_neighbours(model: Model) -> Model:
-    """The model with every product's neighbours fitted (for a blend that weighs them)."""
+    """The model with every product's neighbours fitted (for trying blends that weigh them)."""
     if needed_in_training(model.config):
         return model
-    conf = confidence_matrix(model.customers.sums, len(model.customers.ids), model.n_products, model.config)
-    return dataclasses.replace(model, neighbours=fit_neighbours(conf, model.config.neighbours))
+    return dataclasses.replace(model, neighbours=fit_neighbours(model.confidence(), model.config.neighbours))
 
 
 def padded_rows(m: sp.csr_matrix) -> tuple[npt.NDArray[np.int32], F32]:

@@ -48,7 +48,9 @@ def test_ingest_train_offer_end_to_end(committed_client: TestClient) -> None:
     assert prospect["strategy"].startswith("popular")
     assert len(prospect["offers"]) == 3
 
-    # complementary products
+    # complementary products, computed when asked from what serving prepared as it loaded the version
+    served = client.app.state.serving.current.model  # type: ignore[attr-defined]
+    assert served._on_demand is not None
     r = client.get("/v1/products/k1-0/similar", params={"limit": 4})
     assert r.status_code == 200
     sim = r.json()

@@ -51,6 +51,7 @@ def test_training_fits_neighbours_only_when_ranking_weighs_them() -> None:
     assert needed_in_training(dataclasses.replace(plain, algorithm="item_knn"))
     lazy = fit_lines(lines_from(rows), [None] * 12, products, plain)
     assert lazy.neighbours.nnz == 0
+    assert lazy.prepare_co_purchase() is lazy.prepare_co_purchase()
     for code in range(6):
         ids, sim = lazy.co_purchased(code)
         want_ids, want = weighed.co_purchased(code)
