@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -269,10 +270,14 @@ def run_job(
             return
         metrics["checksum"] = artifact.save(model, models_dir / version, meta)
         with factory() as session:
-            versions.finish(session, version=version, status="ready", metrics=metrics)
-            if metrics["gate"]["passed"]:
+            recorded = versions.finish(session, version=version, status="ready", metrics=metrics)
+            if recorded and metrics["gate"]["passed"]:
                 versions.activate(session, version=version)
             session.commit()
+        if not recorded:  # failed meanwhile (shutdown, or abandoned by a later start): keep it failed
+            shutil.rmtree(models_dir / version, ignore_errors=True)
+            log.warning("version %s was marked failed while it trained: not recorded", version)
+            return
         log.info("version %s ready (gate: %s)", version, metrics["gate"]["reason"])
         TRAININGS.labels("activated" if metrics["gate"]["passed"] else "kept_inactive").inc()
     except Exception as exc:

@@ -65,12 +65,15 @@ def activate(session: Session, *, version: str) -> None:
 
 def finish(
     session: Session, *, version: str, status: str, metrics: dict[str, Any], error: str | None = None
-) -> None:
-    session.execute(
+) -> bool:
+    """Record the outcome of ``version``'s job; False when it is no longer training (a shutdown or
+    a later start marked it failed meanwhile), and then nothing changes."""
+    result = session.execute(
         update(ModelVersion)
-        .where(ModelVersion.version == version)
+        .where(ModelVersion.version == version, ModelVersion.status == "training")
         .values(status=status, metrics=metrics, error=error, finished_at=utcnow(), running=None)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def fail_unfinished(

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +19,7 @@ from app.schemas import PurchaseEvent, utcnow
 from app.store import add_purchases
 from app.tables import ModelVersion
 from app.training import CLAIM_POLL_SECONDS, INTERRUPTED, Trainer
+from app.training import train as real_train
 from tests.api.helpers import ingest, shop_events
 
 
@@ -76,25 +79,56 @@ def test_one_training_job_runs_at_a_time_across_processes(
 
 
 def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
-    committed_engine: Engine, settings: Settings, tmp_path: Path
+    committed_engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Session(committed_engine) as s:
         add_purchases(s, events=[PurchaseEvent.model_validate(e) for e in shop_events(customers=90)])
         s.commit()
     factory = make_session_factory(committed_engine)
     trainer = Trainer(factory, tmp_path, settings.train)
+    fitting = threading.Event()
+
+    def train_until_shutdown(*args: Any, **kwargs: Any) -> Any:
+        fitting.set()  # the job is past its claim and fitting when the service stops
+        assert trainer.stopping.wait(60)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr("app.training.train", train_until_shutdown)
     with factory() as s:
         name = versions.create(s, as_of=datetime(2011, 12, 1)).version
         s.commit()
     running = trainer.submit(name, datetime(2011, 12, 1))
-    deadline = time.monotonic() + 10
-    while not running.running() and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert running.running()
+    assert fitting.wait(60)
     trainer.shutdown()
     assert status(committed_engine, name) == ("failed", INTERRUPTED)
     running.result(timeout=60)  # the running one finishes its work ...
     assert status(committed_engine, name) == ("failed", INTERRUPTED)  # ... and does not record itself
+    assert not (tmp_path / name).exists()
+
+
+def test_a_job_failed_while_it_trained_stays_failed(
+    committed_engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Session(committed_engine) as s:
+        add_purchases(s, events=[PurchaseEvent.model_validate(e) for e in shop_events(customers=90)])
+        s.commit()
+    factory = make_session_factory(committed_engine)
+
+    def train_then_abandoned(*args: Any, **kwargs: Any) -> Any:
+        fitted = real_train(*args, **kwargs)
+        with factory() as s:  # another process started and took this job for abandoned
+            assert versions.fail_unfinished(s, names=[name], error="abandoned elsewhere") == 1
+            s.commit()
+        return fitted
+
+    monkeypatch.setattr("app.training.train", train_then_abandoned)
+    with factory() as s:
+        name = versions.create(s, as_of=datetime(2011, 12, 1)).version
+        s.commit()
+    Trainer(factory, tmp_path, settings.train).submit(name, datetime(2011, 12, 1)).result(timeout=60)
+    assert status(committed_engine, name) == ("failed", "abandoned elsewhere")
+    with Session(committed_engine) as s:
+        assert versions.active(s) is None
     assert not (tmp_path / name).exists()
 
 
