@@ -111,4 +111,9 @@ def load_purchases(engine: Engine, rows: Iterable[Row], *, chunk_size: int = 50_
             offered += len(chunk)
         if pending is not None:
             stored += pending.result()
+    if stored and engine.dialect.name == "postgresql":
+        # A bulk load outpaces autovacuum: until it analyses the tables, the planner takes them for
+        # small and scans them whole (the offers read of inactive products: 0.33 → 0.04 ms).
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE customers, products, purchases")
     return stored, offered - stored
