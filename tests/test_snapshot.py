@@ -15,7 +15,7 @@ from app.main import create_app
 from app.ml.dataset import to_day
 from app.schemas import CustomerIn, ProductIn, PurchaseEvent
 from app.serving import Loaded
-from app.snapshot import SnapshotReader
+from app.snapshot import READ_CONNECTIONS, SnapshotReader
 from app.store import add_purchases, upsert_customers, upsert_products
 from tests.ml.test_rank import SMALL, checkerboard, fit_lines
 
@@ -85,13 +85,33 @@ async def a_broken_connection_is_replaced(stored: Engine) -> None:
     window = {"since": datetime(2000, 1, 1), "before": datetime(2012, 1, 1)}
     try:
         await reader.read(customer_id="bob", **window)
-        if reader._async is not None:  # PostgreSQL
-            await reader._async.close()
+        if reader._idle:  # PostgreSQL
+            await reader._idle[0].close()
         else:
             assert reader._connection is not None
             reader._connection.dbapi_connection.close()  # type: ignore[union-attr]
         snap = await reader.read(customer_id="bob", **window)
         assert [r[0] for r in snap.lines] == ["p1"]
+    finally:
+        await reader.aclose()
+
+
+def test_concurrent_reads_share_a_few_connections(stored: Engine) -> None:
+    asyncio.run(concurrent_reads_share_a_few_connections(stored))
+
+
+async def concurrent_reads_share_a_few_connections(stored: Engine) -> None:
+    reader = SnapshotReader(stored)
+    window = {"since": datetime(2000, 1, 1), "before": datetime(2012, 1, 1)}
+    try:
+        snaps = await asyncio.gather(
+            *(reader.read(customer_id="ann", **window) for _ in range(3 * READ_CONNECTIONS))
+        )
+        assert all(sorted(r[0] for r in s.lines) == ["p1", "p2", "p3"] for s in snaps)
+        if stored.dialect.name == "postgresql":  # each read awaited on a connection of the few
+            assert len(reader._idle) == READ_CONNECTIONS
+            await reader.aclose()
+            assert not reader._idle
     finally:
         await reader.aclose()
 
