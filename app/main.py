@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -40,6 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         abandon_stale_trainings(factory, settings.training_timeout_seconds)
         app.state.serving.start()
         app.state.recommendation_log.start()
+        # What is loaded by now (modules, the model) lives as long as the worker: left to the cyclic
+        # garbage collector, each full pass walked its ~150,000 objects and held every request for
+        # 30–70 ms (1–2 % of offers under load). Frozen, it is skipped; refcounting still frees it.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
