@@ -93,9 +93,41 @@ def _snapshot_sql(dialect: Dialect) -> _Compiled:
     return _SNAPSHOT[dialect.name]
 
 
-# Reads in flight at once per worker on PostgreSQL. With one connection every offers request
-# queued behind the previous one's round trip, and the worker idled while the server answered.
-READ_CONNECTIONS = 4
+# On PostgreSQL: the customers asked for while a read is in flight are read together by the next
+# one, a round trip for the lot. Per request it costs the worker 15–40 µs instead of 65 (batches
+# of 8 to 2), and the server plans and wakes up once. Batches in flight at once, each on a
+# connection of its own:
+READ_CONNECTIONS = 2
+MAX_BATCH = 64
+
+_DAYS = "CAST(EXTRACT(epoch FROM {}) / CAST(86400.0 AS NUMERIC) AS FLOAT)"  # as epoch_days
+# The single read's four parts for many (customer, since, before), each row tagged with the
+# position of what it answers (1-based; 0 for the inactive products, which answer all). LATERAL
+# keeps each part an index lookup per customer whatever the planner guesses of the arrays.
+_BATCH_SQL = f"""
+WITH asked AS (
+    SELECT * FROM unnest(%(customers)s::varchar[], %(since)s::timestamp[], %(before)s::timestamp[])
+        WITH ORDINALITY AS a(customer_id, since, before, i)
+)
+SELECT a.i, {_LINE}, p.product_id, p.quantity, p.unit_price, {_DAYS.format("p.occurred_at")}, p.order_id
+FROM asked a CROSS JOIN LATERAL (
+    SELECT product_id, quantity, unit_price, occurred_at, order_id FROM purchases
+    WHERE purchases.customer_id = a.customer_id AND occurred_at >= a.since AND occurred_at < a.before
+) p
+UNION ALL
+SELECT a.i, {_CUSTOMER}, c.country, NULL, NULL, {_DAYS.format("c.created_at")}, NULL
+FROM asked a CROSS JOIN LATERAL (
+    SELECT country, created_at FROM customers WHERE customers.customer_id = a.customer_id
+) c
+UNION ALL
+SELECT 0, {_INACTIVE}, product_id, NULL, NULL, NULL, NULL FROM products WHERE active = false
+UNION ALL
+SELECT a.i, {_CLOCK}, NULL, NULL, NULL,
+    {_DAYS.format("(SELECT max(occurred_at) FROM purchases WHERE occurred_at < a.before)")}, NULL
+FROM asked a
+"""
+
+Asked = tuple[str, datetime, datetime, "asyncio.Future[Snapshot]"]
 
 
 class SnapshotReader:
@@ -105,9 +137,9 @@ class SnapshotReader:
     This runs on every offers request: a Session's transaction bookkeeping, or a pooled connection's
     ping on checkout and rollback on return, would cost several times the query itself (measured on
     PostgreSQL: 930 µs a read through the pool, 290 µs here). On PostgreSQL the read is awaited, so
-    the event loop ranks other requests while the server answers, and up to READ_CONNECTIONS reads
-    are in flight at once; SQLite answers in-process. A connection that fails is dropped, with the
-    idle ones, and the read tried once more on a new one.
+    the event loop ranks other requests while the server answers, and the requests that come
+    meanwhile are read together (see READ_CONNECTIONS); SQLite answers in-process. A connection that
+    fails is dropped, with the idle ones, and the read tried once more on a new one.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -115,17 +147,69 @@ class SnapshotReader:
         self._connection: PoolProxiedConnection | None = None  # SQLite
         self._lock = threading.Lock()
         self._idle: list[psycopg.AsyncConnection[Any]] = []  # PostgreSQL, not reading now
-        self._slots: asyncio.Semaphore | None = None
+        self._asked: list[Asked] = []  # waiting for the next batch
+        self._batches: set[asyncio.Task[None]] = set()  # kept from the garbage collector
+        self._reading = 0  # batches started and not finished
 
     async def read(self, *, customer_id: str, since: datetime, before: datetime) -> Snapshot:
         """The customer's lines in [since, before), whether they exist and their country, the
         inactive products and the store's clock."""
+        if self.engine.dialect.name == "postgresql":
+            loop = asyncio.get_running_loop()
+            answer: asyncio.Future[Snapshot] = loop.create_future()
+            self._asked.append((customer_id, since, before, answer))
+            if self._reading < READ_CONNECTIONS:
+                # Counted now, and uncounted by the batch itself as it finds nothing left (a done
+                # callback would run a turn later: a request asking in between would wait for nothing).
+                self._reading += 1
+                # Started on the loop's next turn: the requests ready in this one join the batch.
+                batch = loop.create_task(self._read_batches())
+                self._batches.add(batch)
+                batch.add_done_callback(self._batches.discard)
+            return await answer
         compiled = _snapshot_sql(self.engine.dialect)
         values = {"customer": customer_id, "since": compiled.to_db(since), "before": compiled.to_db(before)}
         params: Any = values if compiled.names is None else tuple(values[n] for n in compiled.names)
-        if self.engine.dialect.name == "postgresql":
-            return _snapshot_of(await self._fetch_async(compiled.sql, params))
         return _snapshot_of(self._fetch(compiled.sql, params))
+
+    async def _read_batches(self) -> None:
+        """Answer what is asked, MAX_BATCH at a time, until nothing is left."""
+        try:
+            await self._answer_asked()
+        finally:
+            self._reading -= 1
+
+    async def _answer_asked(self) -> None:
+        while self._asked:
+            batch, self._asked = self._asked[:MAX_BATCH], self._asked[MAX_BATCH:]
+            try:
+                snapshots = await self._read_batch(batch)
+            except BaseException as exc:
+                for *_, answer in batch:
+                    if answer.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        answer.set_exception(exc)
+                    else:
+                        answer.cancel()
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (*_, answer), snapshot in zip(batch, snapshots, strict=True):
+                if not answer.done():  # a request cancelled meanwhile
+                    answer.set_result(snapshot)
+
+    async def _read_batch(self, batch: list[Asked]) -> list[Snapshot]:
+        if len(batch) == 1:  # the single read is cheaper to send and to answer
+            customer_id, since, before, _ = batch[0]
+            params = {"customer": customer_id, "since": since, "before": before}
+            return [_snapshot_of(await self._fetch_async(_snapshot_sql(self.engine.dialect).sql, params))]
+        params = {
+            "customers": [a[0] for a in batch],
+            "since": [a[1] for a in batch],
+            "before": [a[2] for a in batch],
+        }
+        return _snapshots_of(await self._fetch_async(_BATCH_SQL, params), len(batch))
 
     def _fetch(self, sql: str, params: Any) -> Sequence[Any]:
         with self._lock:
@@ -146,37 +230,37 @@ class SnapshotReader:
         raise AssertionError("unreachable")
 
     async def _fetch_async(self, sql: str, params: Any) -> Sequence[Any]:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(READ_CONNECTIONS)
-        async with self._slots:
-            for attempt in (1, 2):
-                connection = self._idle.pop() if self._idle else None
-                try:
-                    if connection is None or connection.closed:
-                        conninfo = self.engine.url.set(drivername="postgresql").render_as_string(
-                            hide_password=False
-                        )
-                        connection = await psycopg.AsyncConnection.connect(
-                            conninfo, autocommit=True, connect_timeout=5
-                        )
-                    async with connection.cursor() as cursor:
-                        await cursor.execute(sql, params)
-                        rows = await cursor.fetchall()
+        for attempt in (1, 2):
+            connection = self._idle.pop() if self._idle else None
+            try:
+                if connection is None or connection.closed:
+                    connection = await self._connect()
+                async with connection.cursor() as cursor:
+                    await cursor.execute(sql, params)
+                    rows = await cursor.fetchall()
+                self._idle.append(connection)
+                return rows
+            except psycopg.Error as exc:
+                # The others most likely share its fate (a restarted server): all are replaced.
+                if connection is not None:
                     self._idle.append(connection)
-                    return rows
-                except psycopg.Error as exc:
-                    # The others most likely share its fate (a restarted server): all are replaced.
-                    if connection is not None:
-                        self._idle.append(connection)
-                    await self.aclose()
-                    if attempt == 2:
-                        raise OperationalError(sql, None, exc) from exc
-                except BaseException:  # cancelled mid-read: the connection's state is unknown
-                    if connection is not None:
-                        with contextlib.suppress(Exception):
-                            await connection.close()
-                    raise
+                await self.aclose()
+                if attempt == 2:
+                    raise OperationalError(sql, None, exc) from exc
+            except BaseException:  # cancelled mid-read: the connection's state is unknown
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
+                raise
         raise AssertionError("unreachable")
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        conninfo = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=5)
+        # The batch statement is the same for any number of customers: plan it once. Planned anew for
+        # each read (PostgreSQL's default for a prepared statement here) it took 0.2 ms more.
+        await connection.execute("SET plan_cache_mode = force_generic_plan")
+        return connection
 
     def _close_sync(self) -> None:
         if self._connection is not None:
@@ -204,3 +288,23 @@ def _snapshot_of(rows: Sequence[Any]) -> Snapshot:
         else:
             snap.clock_day = day
     return snap
+
+
+def _snapshots_of(rows: Sequence[Any], asked: int) -> list[Snapshot]:
+    """The answers of a batch read, in the order asked (they share one list of inactive products)."""
+    snaps = [Snapshot([], False, None, [], None) for _ in range(asked)]
+    inactive: list[str] = []
+    for position, kind, key, quantity, price, day, order_id in rows:
+        if kind == _INACTIVE:
+            inactive.append(key)
+            continue
+        snap = snaps[position - 1]
+        if kind == _LINE:
+            snap.lines.append((key, quantity, price, day, order_id))
+        elif kind == _CUSTOMER:
+            snap.known, snap.country, snap.customer_since_day = True, key, day
+        else:
+            snap.clock_day = day
+    for snap in snaps:
+        snap.inactive = inactive
+    return snaps

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -96,22 +97,38 @@ async def a_broken_connection_is_replaced(stored: Engine) -> None:
         await reader.aclose()
 
 
-def test_concurrent_reads_share_a_few_connections(stored: Engine) -> None:
-    asyncio.run(concurrent_reads_share_a_few_connections(stored))
+def test_concurrent_reads_each_get_their_own_answer(stored: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    asyncio.run(concurrent_reads_each_get_their_own_answer(stored, monkeypatch))
 
 
-async def concurrent_reads_share_a_few_connections(stored: Engine) -> None:
+async def concurrent_reads_each_get_their_own_answer(stored: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     reader = SnapshotReader(stored)
-    window = {"since": datetime(2000, 1, 1), "before": datetime(2012, 1, 1)}
+    trips: list[str] = []
+    fetch = reader._fetch_async
+
+    async def counted(sql: str, params: Any) -> Any:
+        trips.append(sql)
+        return await fetch(sql, params)
+
+    monkeypatch.setattr(reader, "_fetch_async", counted)
+    asked = [
+        ("ann", datetime(2011, 1, 15), datetime(2011, 3, 15)),
+        ("bob", datetime(2000, 1, 1), datetime(2012, 1, 1)),
+        ("nobody", datetime(2000, 1, 1), datetime(2012, 1, 1)),
+        ("ann", datetime(2000, 1, 1), datetime(2011, 1, 2)),
+    ] * 5
     try:
-        snaps = await asyncio.gather(
-            *(reader.read(customer_id="ann", **window) for _ in range(3 * READ_CONNECTIONS))
-        )
-        assert all(sorted(r[0] for r in s.lines) == ["p1", "p2", "p3"] for s in snaps)
-        if stored.dialect.name == "postgresql":  # each read awaited on a connection of the few
-            assert len(reader._idle) == READ_CONNECTIONS
-            await reader.aclose()
-            assert not reader._idle
+        snaps = await asyncio.gather(*(reader.read(customer_id=c, since=a, before=b) for c, a, b in asked))
+        together = len(trips)
+        for (customer, since, before), snap in zip(asked, snaps, strict=True):
+            assert snap == await reader.read(customer_id=customer, since=since, before=before), customer
+        assert [sorted(r[0] for r in s.lines) for s in snaps[:4]] == [["p2", "p3"], ["p1"], [], ["p1"]]
+        assert [s.country for s in snaps[:4]] == ["France", None, None, "France"]
+        assert [s.inactive for s in snaps[:4]] == [["p2"]] * 4
+        assert snaps[0].clock_day == pytest.approx(to_day(datetime(2011, 3, 1, 10)), abs=1e-6)
+        assert snaps[3].clock_day == pytest.approx(to_day(datetime(2011, 1, 1, 10)), abs=1e-6)
+        if stored.dialect.name == "postgresql":  # asked together, read together
+            assert together <= READ_CONNECTIONS
     finally:
         await reader.aclose()
 
