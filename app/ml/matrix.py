@@ -179,8 +179,14 @@ def _fields(s: Sums) -> tuple[npt.NDArray[np.generic], ...]:
 
 
 def confidence_values(s: Sums, config: TrainConfig) -> F64:
-    spend = np.maximum(s.spend, 0.0)
-    strength = config.frequency_weight * np.log1p(s.orders) + config.monetary_weight * np.log1p(spend)
+    return confidence_of(s.orders, s.spend, config)
+
+
+def confidence_of(orders: F64, spend: F64, config: TrainConfig) -> F64:
+    """Confidence from (decayed) order frequency and net spend; returns count as no spend."""
+    strength = config.frequency_weight * np.log1p(orders) + config.monetary_weight * np.log1p(
+        np.maximum(spend, 0.0)
+    )
     return np.asarray(1.0 + config.alpha * strength, dtype=np.float64)
 
 

@@ -16,7 +16,7 @@ from scipy.linalg import lapack
 
 from app.ml.config import TrainConfig
 from app.ml.cycles import REFILLED, due, falls_due
-from app.ml.matrix import Sums, confidence_values
+from app.ml.matrix import Sums, confidence_of
 from app.ml.model import Model
 
 F32 = npt.NDArray[np.float32]
@@ -44,7 +44,7 @@ class Gathered:
 
 @dataclass
 class Scored:
-    total: F64  # per product: the weighted sum of the scaled parts
+    total: F32  # per product: the weighted sum of the scaled parts
     history: I64  # products the customer bought (codes), with an order kept after returns
     history_conf: F64  # their confidence
     neighbours: Gathered
@@ -62,17 +62,16 @@ class Scored:
         mine = self.repeat.product
         at = np.minimum(np.searchsorted(mine, products), max(len(mine) - 1, 0))
         found = mine[at] == products if len(mine) else np.zeros(len(products), dtype=bool)
-        repeat = np.where(found, self.repeat.repeat[at] if len(mine) else 0.0, 0.0)
-        due = np.where(found, self.due[at] if len(mine) else 0.0, 0.0)
-        return np.stack(
-            [
-                repeat * self.scale["repeat"],
-                self.cf[products] * self.scale["cf"] if len(self.cf) else np.zeros(len(products)),
-                self.knn[products] * self.scale["knn"] if len(self.knn) else np.zeros(len(products)),
-                model.popular_part[products],
-                due * self.scale["due"],
-            ]
-        ).astype(np.float64)
+        parts = np.zeros((len(PARTS), len(products)))
+        if len(mine):
+            parts[0] = np.where(found, self.repeat.repeat[at], 0.0) * self.scale["repeat"]
+            parts[4] = np.where(found, self.due[at], 0.0) * self.scale["due"]
+        if len(self.cf):
+            parts[1] = self.cf[products] * self.scale["cf"]
+        if len(self.knn):
+            parts[2] = self.knn[products] * self.scale["knn"]
+        parts[3] = model.popular_part[products]
+        return parts
 
 
 def _scale(weight: float, values: npt.NDArray[np.floating[Any]]) -> float:
@@ -117,16 +116,20 @@ def score(model: Model, s: Sums) -> Scored:
     few full-length arrays as possible (this runs on every request).
     """
     cfg, n = model.config, model.n_products
-    kept = s.take(s.orders > 0)
-    items, conf = kept.product, confidence_values(kept, cfg).astype(np.float32)
-    total = model.popular_part.astype(np.float32)  # a copy
+    kept = s.orders > 0
+    items = s.product[kept]
+    conf = confidence_of(s.orders[kept], s.spend[kept], cfg).astype(np.float32)
+    total = model.popular_part.copy()
     cf = np.zeros(0, np.float32)
+    cf_scale = 0.0
     user = fold_in(model, items, conf)
     if user is not None:
         assert model.item_factors is not None
         cf = model.item_factors @ user
         np.maximum(cf, 0.0, out=cf)
-        total += cf * np.float32(_scale(cfg.cf_weight, cf))
+        cf_scale = _scale(cfg.cf_weight, cf)
+        if cf_scale:
+            total += cf * np.float32(cf_scale)
     knn = np.zeros(0, np.float32)  # none when the blend does not weigh co-purchase
     knn_scale = 0.0
     knn_weight = co_purchase_weight(cfg)
@@ -140,17 +143,19 @@ def score(model: Model, s: Sums) -> Scored:
         knn_scale = _scale(knn_weight, knn)
         if knn_scale:
             total += knn * np.float32(knn_scale)
+    # One customer's sums hold each product once: adding at their products needs no np.add.at.
     repeat_scale = _scale(cfg.repeat_weight, s.repeat)
     if repeat_scale:
-        np.add.at(total, s.product, (s.repeat * repeat_scale).astype(np.float32))
+        total[s.product] += (s.repeat * repeat_scale).astype(np.float32)
     due_now = np.zeros(len(s))
+    due_scale = 0.0
     if cfg.due_weight > 0 and model.cycles is not None:
         due_now = s.repeat * due(s.last_age, model.cycles[s.product])
-    due_scale = _scale(cfg.due_weight, due_now)
-    if due_scale:
-        np.add.at(total, s.product, (due_now * due_scale).astype(np.float32))
+        due_scale = _scale(cfg.due_weight, due_now)
+        if due_scale:
+            total[s.product] += (due_now * due_scale).astype(np.float32)
     return Scored(
-        total=total.astype(np.float64),
+        total=total,
         history=items,
         history_conf=conf.astype(np.float64),
         neighbours=gathered,
@@ -158,11 +163,11 @@ def score(model: Model, s: Sums) -> Scored:
         knn=knn,
         repeat=s,
         due=due_now,
-        scale={"cf": _scale(cfg.cf_weight, cf), "knn": knn_scale, "repeat": repeat_scale, "due": due_scale},
+        scale={"cf": cf_scale, "knn": knn_scale, "repeat": repeat_scale, "due": due_scale},
     )
 
 
-def top_n(total: F64, n: int, banned: npt.NDArray[np.bool_] | None = None) -> I64:
+def top_n(total: npt.NDArray[np.floating[Any]], n: int, banned: npt.NDArray[np.bool_] | None = None) -> I64:
     """Codes of the ``n`` best products, best first, leaving out banned ones and zero scores."""
     scores = total if banned is None else np.where(banned, -np.inf, total)
     n = min(n, len(scores))
