@@ -1,4 +1,5 @@
-"""Synthetic shop data and polling helpers for the API tests."""
+"""Synthetic shop data and polling helpers for the API tests (for a TestClient, or an httpx.Client
+of a served process)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from app.ml.config import TrainConfig
+
+Client = TestClient | httpx.Client  # in process, or a served process
 
 START = datetime(2011, 6, 1)
 AS_OF = "2011-12-15T00:00:00Z"  # the profile tests' moment
@@ -52,14 +56,14 @@ def shop_events(customers: int = 45, seed: int = 7) -> list[dict[str, Any]]:
     return events
 
 
-def ingest(client: TestClient, events: list[dict[str, Any]]) -> None:
+def ingest(client: Client, events: list[dict[str, Any]]) -> None:
     for i in range(0, len(events), 1000):
         r = client.post("/v1/events/purchases", json={"events": events[i : i + 1000]})
         assert r.status_code == 200, r.text
         assert not r.json()["rejected"]
 
 
-def train(client: TestClient, as_of: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+def train(client: Client, as_of: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
     r = client.post("/v1/models", json={"as_of": as_of} if as_of else {})
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "training"
@@ -74,7 +78,7 @@ def train(client: TestClient, as_of: str | None = None, timeout: float = 60.0) -
     raise AssertionError(f"{version} still training after {timeout} s")
 
 
-def wait_serving(client: TestClient, version: str | None, timeout: float = 10.0) -> None:
+def wait_serving(client: Client, version: str | None, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if client.get("/v1/customers/c0/offers").json()["model_version"] == version:
