@@ -62,15 +62,15 @@ class Forecast:
         return np.where(act.buyers, self.bgnbd.p_alive(x, t_x, age), 0.0)
 
     def expected(self, act: Activity) -> F64:
-        features = _features(self.bgnbd, act)
+        columns = features(self.bgnbd, act)
         if self.features == 1:
-            features = features[:, :BASE_FEATURES]
-        z = (features - np.array(self.mean)) / np.array(self.scale)
+            columns = columns[:, :BASE_FEATURES]
+        z = (columns - np.array(self.mean)) / np.array(self.scale)
         eta = self.weights[0] + z @ np.array(self.weights[1:])
         return np.where(act.buyers, np.exp(np.minimum(eta, 50.0)), 0.0)
 
 
-def _features(bgnbd: BgNbd, act: Activity) -> F64:
+def features(bgnbd: BgNbd, act: Activity) -> F64:
     x, t_x, age = act.bgnbd_inputs()
     mean_gap = np.where(x > 0, t_x / np.maximum(x, 1.0), 0.0)
     last = np.nan_to_num(act.last_age)
@@ -107,16 +107,22 @@ def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast |
     act_then = activity(earlier, n_customers)
     buyers = act_then.buyers
     if int(buyers.sum()) < MIN_BUYERS:
-        width = _features(now, act_now).shape[1]  # the first column is log E[BG/NBD]
+        width = features(now, act_now).shape[1]  # the first column is log E[BG/NBD]
         return Forecast(now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width)
     x, t_x, age = act_then.bgnbd_inputs()
     then = fit_bgnbd(x[buyers], t_x[buyers], age[buyers])
-    features = _features(then, act_then)[buyers]
     # What each of them ordered in the 30 days that followed, up to the clock.
     window = lines.take(lines.age_days < HORIZON)
     target = recent_orders(window, n_customers)[30][buyers]
-    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-9
-    z = np.c_[np.ones(len(features)), (features - mean) / scale]
+    weights, mean, scale = fit_poisson(features(then, act_then)[buyers], target, l2)
+    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist())
+
+
+def fit_poisson(columns: F64, target: F64, l2: float = 1e-3) -> tuple[F64, F64, F64]:
+    """A Poisson regression of ``target`` on standardised ``columns``, ridge-penalised except for the
+    intercept: (weights, intercept first; the columns' means; their scales)."""
+    mean, scale = columns.mean(axis=0), columns.std(axis=0) + 1e-9
+    z = np.c_[np.ones(len(columns)), (columns - mean) / scale]
 
     def loss(w: F64) -> tuple[float, F64]:
         eta = z @ w
@@ -126,4 +132,4 @@ def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast |
         return value, (z * (mu - target)[:, None]).mean(axis=0) + 2 * l2 * penalty
 
     weights = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B").x
-    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist())
+    return np.asarray(weights, dtype=np.float64), mean, scale

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.ml.forecast import BASE_FEATURES, Forecast, _features, fit_forecast
+from app.ml.forecast import BASE_FEATURES, Forecast, features, fit_forecast
 from app.ml.moment import activity
 from tests.ml.test_rank import lines_from
 
@@ -61,6 +61,6 @@ def test_a_forecast_fitted_before_the_wider_features_is_served_as_fitted() -> No
         "scale": [1.0] * BASE_FEATURES,
     }
     del old["features"]  # as versions wrote it before
-    base = _features(forecast.bgnbd, act)[:, :BASE_FEATURES]
+    base = features(forecast.bgnbd, act)[:, :BASE_FEATURES]
     wanted = np.exp(weights[0] + base @ np.array(weights[1:]))
     np.testing.assert_allclose(Forecast.from_dict(old).expected(act), np.where(act.buyers, wanted, 0.0))
