@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import versions
 from app.config import Settings
@@ -78,14 +78,30 @@ def test_one_training_job_runs_at_a_time_across_processes(
     assert status(committed_engine, mine) == ("ready", None)
 
 
-def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
-    committed_engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def shop(committed_engine: Engine) -> sessionmaker[Session]:
+    """A store of 90 customers' purchases, and its session factory."""
     with Session(committed_engine) as s:
         add_purchases(s, events=[PurchaseEvent.model_validate(e) for e in shop_events(customers=90)])
         s.commit()
-    factory = make_session_factory(committed_engine)
-    trainer = Trainer(factory, tmp_path, settings.train)
+    return make_session_factory(committed_engine)
+
+
+def new_version(factory: sessionmaker[Session]) -> str:
+    with factory() as s:
+        name = versions.create(s, as_of=datetime(2011, 12, 1)).version
+        s.commit()
+    return name
+
+
+def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
+    committed_engine: Engine,
+    shop: sessionmaker[Session],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trainer = Trainer(shop, tmp_path, settings.train)
     fitting = threading.Event()
 
     def train_until_shutdown(*args: Any, **kwargs: Any) -> Any:
@@ -94,9 +110,7 @@ def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
         return real_train(*args, **kwargs)
 
     monkeypatch.setattr("app.training.train", train_until_shutdown)
-    with factory() as s:
-        name = versions.create(s, as_of=datetime(2011, 12, 1)).version
-        s.commit()
+    name = new_version(shop)
     running = trainer.submit(name, datetime(2011, 12, 1))
     assert fitting.wait(60)
     trainer.shutdown()
@@ -107,25 +121,23 @@ def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
 
 
 def test_a_job_failed_while_it_trained_stays_failed(
-    committed_engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    committed_engine: Engine,
+    shop: sessionmaker[Session],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with Session(committed_engine) as s:
-        add_purchases(s, events=[PurchaseEvent.model_validate(e) for e in shop_events(customers=90)])
-        s.commit()
-    factory = make_session_factory(committed_engine)
+    name = new_version(shop)
 
     def train_then_abandoned(*args: Any, **kwargs: Any) -> Any:
         fitted = real_train(*args, **kwargs)
-        with factory() as s:  # another process started and took this job for abandoned
+        with shop() as s:  # another process started and took this job for abandoned
             assert versions.fail_unfinished(s, names=[name], error="abandoned elsewhere") == 1
             s.commit()
         return fitted
 
     monkeypatch.setattr("app.training.train", train_then_abandoned)
-    with factory() as s:
-        name = versions.create(s, as_of=datetime(2011, 12, 1)).version
-        s.commit()
-    Trainer(factory, tmp_path, settings.train).submit(name, datetime(2011, 12, 1)).result(timeout=60)
+    Trainer(shop, tmp_path, settings.train).submit(name, datetime(2011, 12, 1)).result(timeout=60)
     assert status(committed_engine, name) == ("failed", "abandoned elsewhere")
     with Session(committed_engine) as s:
         assert versions.active(s) is None
