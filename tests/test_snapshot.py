@@ -16,7 +16,7 @@ from app.main import create_app
 from app.ml.dataset import to_day
 from app.schemas import CustomerIn, ProductIn, PurchaseEvent
 from app.serving import Loaded
-from app.snapshot import READ_CONNECTIONS, SnapshotReader
+from app.snapshot import READ_CONNECTIONS, Snapshot, SnapshotReader
 from app.store import add_purchases, upsert_customers, upsert_products
 from tests.ml.test_rank import SMALL, checkerboard, fit_lines
 
@@ -129,6 +129,29 @@ async def concurrent_reads_each_get_their_own_answer(stored: Engine, monkeypatch
         assert snaps[3].clock_day == pytest.approx(to_day(datetime(2011, 1, 1, 10)), abs=1e-6)
         if stored.dialect.name == "postgresql":  # asked together, read together
             assert together <= READ_CONNECTIONS
+    finally:
+        await reader.aclose()
+
+
+def test_a_cancelled_read_leaves_the_others_answered(stored: Engine) -> None:
+    asyncio.run(a_cancelled_read_leaves_the_others_answered(stored))
+
+
+async def a_cancelled_read_leaves_the_others_answered(stored: Engine) -> None:
+    reader = SnapshotReader(stored)
+    window = {"since": datetime(2000, 1, 1), "before": datetime(2012, 1, 1)}
+    try:
+        reads = [asyncio.ensure_future(reader.read(customer_id=c, **window)) for c in ("ann", "bob", "ann")]
+        await asyncio.sleep(0)  # all three asked (SQLite has answered already: it reads in-process)
+        reads[1].cancel()  # its client went away
+        ann, cancelled, again = await asyncio.gather(*reads, return_exceptions=True)
+        if stored.dialect.name == "postgresql":  # it was waiting for the batch
+            assert isinstance(cancelled, asyncio.CancelledError)
+        assert isinstance(ann, Snapshot)
+        assert ann == again
+        assert sorted(r[0] for r in ann.lines) == ["p1", "p2", "p3"]
+        bob = await reader.read(customer_id="bob", **window)  # the reader goes on serving
+        assert [r[0] for r in bob.lines] == ["p1"]
     finally:
         await reader.aclose()
 
