@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.recommendation_log.stop()
             await app.state.snapshot_reader.aclose()
             app.state.engine.dispose()
+            gc.unfreeze()  # an app started again in this process (tests) freezes afresh
 
     app = FastAPI(title="nbo", version="0.1.0", lifespan=lifespan)
     engine = make_engine(settings.database_url)
