@@ -87,7 +87,7 @@ def decay(age_days: F64, half_life_days: float) -> F64:
     return np.asarray(np.exp2(-np.maximum(age_days, 0.0) / half_life_days), dtype=np.float64)
 
 
-def _group(*columns: I64) -> tuple[I64, I64]:
+def group(*columns: I64) -> tuple[I64, I64]:
     """Group rows by several non-negative integer columns: (group of each row, the groups' columns),
     groups in lexicographic order.
 
@@ -95,15 +95,17 @@ def _group(*columns: I64) -> tuple[I64, I64]:
     """
     sizes = [int(c.max()) + 1 if len(c) else 1 for c in columns]
     if float(np.prod([float(x) for x in sizes])) < 2.0**62:
-        key = np.zeros(len(columns[0]), dtype=np.int64)
-        for col, size in zip(columns, sizes, strict=True):
-            key = key * size + col
+        key = columns[0].astype(np.int64)
+        for col, size in zip(columns[1:], sizes[1:], strict=True):
+            key *= size
+            key += col
         uniques, inverse = np.unique(key, return_inverse=True)
-        out = np.empty((len(uniques), len(columns)), dtype=np.int64)
-        for i in range(len(columns) - 1, -1, -1):
-            out[:, i] = uniques % sizes[i]
-            uniques = uniques // sizes[i]
-        return inverse.ravel().astype(np.int64), out
+        # Column-major: each column of the groups is then a contiguous array.
+        out = np.empty((len(uniques), len(columns)), dtype=np.int64, order="F")
+        for i in range(len(columns) - 1, 0, -1):
+            uniques, out[:, i] = np.divmod(uniques, sizes[i])
+        out[:, 0] = uniques
+        return inverse.ravel().astype(np.int64, copy=False), out
     rows, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
     return inverse.ravel().astype(np.int64), rows.astype(np.int64)
 
@@ -120,7 +122,7 @@ def sums(lines: Lines, config: TrainConfig) -> Sums:
     """Sum the lines per (customer, product); the lines of one order are netted first."""
     if len(lines) == 0:
         return EMPTY
-    inverse, groups = _group(lines.customer, lines.product, lines.order)
+    inverse, groups = group(lines.customer, lines.product, lines.order)
     net_qty = _add(inverse, lines.quantity, len(groups))
     net_spend = _add(inverse, lines.spend, len(groups))
     positive_lines = _add(inverse, lines.quantity > 0, len(groups))
@@ -164,7 +166,7 @@ def merge(a: Sums, b: Sums) -> Sums:
     if len(a) == 0:
         return b
     cat = [np.concatenate([x, y]) for x, y in zip(_fields(a), _fields(b), strict=True)]
-    inverse, pairs = _group(cat[0], cat[1])
+    inverse, pairs = group(cat[0], cat[1])
     n = len(pairs)
     last = np.full(n, np.inf)
     np.minimum.at(last, inverse, cat[6])
