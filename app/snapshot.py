@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import CompoundSelect, false, func, literal_column, null, select, union_all
+from sqlalchemy import CompoundSelect, Integer, false, func, literal_column, null, select, union_all
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import PoolProxiedConnection
@@ -56,8 +57,10 @@ def _snapshot_sql(dialect: Dialect) -> _Compiled:
         since = bindparam("since", type_=Purchase.occurred_at.type)
         before = bindparam("before", type_=Purchase.occurred_at.type)
         latest = epoch_days(dialect, func.max(Purchase.occurred_at))
+        first = literal_column("1", Integer)  # the position answered, as in the batch statement
         stmt: CompoundSelect[Any] = union_all(
             select(
+                first,
                 literal_column(str(_LINE)),
                 Purchase.product_id,
                 Purchase.quantity,
@@ -68,6 +71,7 @@ def _snapshot_sql(dialect: Dialect) -> _Compiled:
                 Purchase.customer_id == customer, Purchase.occurred_at >= since, Purchase.occurred_at < before
             ),
             select(
+                first,
                 literal_column(str(_CUSTOMER)),
                 Customer.country,
                 null(),
@@ -75,10 +79,10 @@ def _snapshot_sql(dialect: Dialect) -> _Compiled:
                 epoch_days(dialect, Customer.created_at.expression),
                 null(),
             ).where(Customer.customer_id == customer),
-            select(literal_column(str(_INACTIVE)), Product.product_id, null(), null(), null(), null()).where(
-                Product.active == false()
-            ),
-            select(literal_column(str(_CLOCK)), null(), null(), null(), latest, null()).where(
+            select(
+                first, literal_column(str(_INACTIVE)), Product.product_id, null(), null(), null(), null()
+            ).where(Product.active == false()),
+            select(first, literal_column(str(_CLOCK)), null(), null(), null(), latest, null()).where(
                 Purchase.occurred_at < before
             ),
         )
@@ -100,7 +104,13 @@ def _snapshot_sql(dialect: Dialect) -> _Compiled:
 READ_CONNECTIONS = 2
 MAX_BATCH = 64
 
-_DAYS = "CAST(EXTRACT(epoch FROM {}) / CAST(86400.0 AS NUMERIC) AS FLOAT)"  # as epoch_days
+
+def _days(column: str) -> str:
+    """epoch_days's expression on PostgreSQL, as SQL text."""
+    dialect = PGDialect()  # type: ignore[no-untyped-call]
+    return str(epoch_days(dialect, literal_column(column)).compile(dialect=dialect))
+
+
 # The single read's four parts for many (customer, since, before), each row tagged with the
 # position of what it answers (1-based; 0 for the inactive products, which answer all). LATERAL
 # keeps each part an index lookup per customer whatever the planner guesses of the arrays.
@@ -109,13 +119,13 @@ WITH asked AS (
     SELECT * FROM unnest(%(customers)s::varchar[], %(since)s::timestamp[], %(before)s::timestamp[])
         WITH ORDINALITY AS a(customer_id, since, before, i)
 )
-SELECT a.i, {_LINE}, p.product_id, p.quantity, p.unit_price, {_DAYS.format("p.occurred_at")}, p.order_id
+SELECT a.i, {_LINE}, p.product_id, p.quantity, p.unit_price, {_days("p.occurred_at")}, p.order_id
 FROM asked a CROSS JOIN LATERAL (
     SELECT product_id, quantity, unit_price, occurred_at, order_id FROM purchases
     WHERE purchases.customer_id = a.customer_id AND occurred_at >= a.since AND occurred_at < a.before
 ) p
 UNION ALL
-SELECT a.i, {_CUSTOMER}, c.country, NULL, NULL, {_DAYS.format("c.created_at")}, NULL
+SELECT a.i, {_CUSTOMER}, c.country, NULL, NULL, {_days("c.created_at")}, NULL
 FROM asked a CROSS JOIN LATERAL (
     SELECT country, created_at FROM customers WHERE customers.customer_id = a.customer_id
 ) c
@@ -123,7 +133,7 @@ UNION ALL
 SELECT 0, {_INACTIVE}, product_id, NULL, NULL, NULL, NULL FROM products WHERE active = false
 UNION ALL
 SELECT a.i, {_CLOCK}, NULL, NULL, NULL,
-    {_DAYS.format("(SELECT max(occurred_at) FROM purchases WHERE occurred_at < a.before)")}, NULL
+    {_days("(SELECT max(occurred_at) FROM purchases WHERE occurred_at < a.before)")}, NULL
 FROM asked a
 """
 
@@ -170,7 +180,7 @@ class SnapshotReader:
         compiled = _snapshot_sql(self.engine.dialect)
         values = {"customer": customer_id, "since": compiled.to_db(since), "before": compiled.to_db(before)}
         params: Any = values if compiled.names is None else tuple(values[n] for n in compiled.names)
-        return _snapshot_of(self._fetch(compiled.sql, params))
+        return _snapshots_of(self._fetch(compiled.sql, params), 1)[0]
 
     async def _read_batches(self) -> None:
         """Answer what is asked, MAX_BATCH at a time, until nothing is left."""
@@ -203,7 +213,7 @@ class SnapshotReader:
         if len(batch) == 1:  # the single read is cheaper to send and to answer
             customer_id, since, before, _ = batch[0]
             params = {"customer": customer_id, "since": since, "before": before}
-            return [_snapshot_of(await self._fetch_async(_snapshot_sql(self.engine.dialect).sql, params))]
+            return _snapshots_of(await self._fetch_async(_snapshot_sql(self.engine.dialect).sql, params), 1)
         params = {
             "customers": [a[0] for a in batch],
             "since": [a[1] for a in batch],
@@ -276,22 +286,9 @@ class SnapshotReader:
                 await connection.close()
 
 
-def _snapshot_of(rows: Sequence[Any]) -> Snapshot:
-    snap = Snapshot([], False, None, [], None)
-    for kind, key, quantity, price, day, order_id in rows:
-        if kind == _LINE:
-            snap.lines.append((key, quantity, price, day, order_id))
-        elif kind == _CUSTOMER:
-            snap.known, snap.country, snap.customer_since_day = True, key, day
-        elif kind == _INACTIVE:
-            snap.inactive.append(key)
-        else:
-            snap.clock_day = day
-    return snap
-
-
 def _snapshots_of(rows: Sequence[Any], asked: int) -> list[Snapshot]:
-    """The answers of a batch read, in the order asked (they share one list of inactive products)."""
+    """The answers of a read of ``asked`` customers, in the order asked (they share one list of
+    inactive products)."""
     snaps = [Snapshot([], False, None, [], None) for _ in range(asked)]
     inactive: list[str] = []
     for position, kind, key, quantity, price, day, order_id in rows:
