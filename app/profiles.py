@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.columns import columns_for
-from app.ml.cycles import REFILLED, falls_due
+from app.ml.cycles import falls_due
 from app.ml.dataset import Dataset, from_day, to_day
 from app.ml.forecast import HORIZON, fit_forecast
 from app.ml.matrix import Lines
@@ -190,7 +190,7 @@ def refills_due(base: Base, loaded: Loaded, lines: Lines, days: float) -> Refill
     _, first, times = np.unique(pair[order], return_index=True, return_counts=True)
     latest = order[first]
     age, cycle = age[latest], cycle[latest]
-    due = falls_due(age, cycle, days) & (times >= REFILLED)
+    due = falls_due(age, cycle, times, days)
     return Refills(customer[latest][due], product[latest][due], age[due], cycle[due])
 
 

@@ -77,10 +77,13 @@ def due(last_age: F64, cycle: F64) -> F64:
     return np.asarray(np.where(ratio <= 1.0, rising, past), dtype=np.float64)
 
 
-def falls_due(last_age: F64, cycle: F64, days: float) -> npt.NDArray[np.bool_]:
-    """Whether each refill (the last order ``last_age`` days ago, of a product bought every ``cycle``
-    days) falls due within the next ``days``, or fell due within the last cycle (past that, the need
-    has likely been met elsewhere)."""
+def falls_due(last_age: F64, cycle: F64, bought: F64, days: float) -> npt.NDArray[np.bool_]:
+    """Whether each refill (of a product the customer bought ``bought`` times, the last ``last_age``
+    days ago, and that is bought every ``cycle`` days) is a habit (REFILLED times or more) and falls
+    due within the next ``days``, or fell due within the last cycle (past that, the need has likely
+    been met elsewhere)."""
     with np.errstate(invalid="ignore"):
         in_days = cycle - last_age
-        return np.asarray(np.isfinite(cycle) & (cycle > 0) & (in_days >= -cycle) & (in_days <= days))
+        return np.asarray(
+            (bought >= REFILLED) & np.isfinite(cycle) & (cycle > 0) & (in_days >= -cycle) & (in_days <= days)
+        )

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from scipy.linalg import lapack
 
 from app.ml.config import TrainConfig
-from app.ml.cycles import REFILLED, due, falls_due
+from app.ml.cycles import due, falls_due
 from app.ml.matrix import Sums, confidence_of
 from app.ml.model import Model
 
@@ -287,8 +287,8 @@ def recommend_refills(
     the usual one."""
     refills = np.zeros(0, dtype=np.int64)
     if model.cycles is not None and len(s):
-        habit = (s.orders > 0) & (s.bought >= REFILLED)
-        refills = s.product[falls_due(s.last_age, model.cycles[s.product], days) & habit]
+        due_now = falls_due(s.last_age, model.cycles[s.product], s.bought, days)
+        refills = s.product[due_now & (s.orders > 0)]
     if banned is not None:
         refills = refills[~banned[refills]]
     if len(refills) == 0:
