@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 from scipy.stats import rankdata
 
-from app.ml.forecast import features, fit_forecast, fit_poisson
+from app.ml.forecast import Forecast, features, fit_forecast, fit_poisson
 from app.ml.moment import activity, recent_orders
 from bench.common import (
     data_file,
@@ -69,9 +69,8 @@ def main() -> None:
     bgnbd = forecast.bgnbd.expected(30.0, x, t_x, age)[buyers]
     # The forecast's own features refitted on the very orders they are scored against: what no
     # forecast built on these features can beat out of sample.
-    columns = features(forecast.bgnbd, act)[buyers]
-    weights, mean, scale = fit_poisson(columns, after[buyers])
-    ceiling = weights[0] + ((columns - mean) / scale) @ weights[1:]
+    fitted = fit_poisson(features(forecast.bgnbd, act)[buyers], after[buyers])
+    ceiling = Forecast(forecast.bgnbd, *(a.tolist() for a in fitted)).expected(act)[buyers]
     spend = np.sort(np.maximum(act.monetary[buyers], 0.0))[::-1]
     direct = float(spend[: round(0.2 * len(spend))].sum() / spend.sum())
     results.update(
