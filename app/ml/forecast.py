@@ -24,10 +24,14 @@ F64 = npt.NDArray[np.float64]
 
 HORIZON = 30.0
 MIN_BUYERS = 10  # fewer customers who ordered are too few to fit a model of them
-# Versions fitted before the client's basket, momentum and peers were features hold weights for the
-# first BASE_FEATURES columns only; they go on being served as fitted.
+# Each feature set adds columns after the last; a version holds weights for the set it was fitted
+# on (its first so many columns) and goes on being served as fitted. 1: recent habits; 2: with the
+# client's basket, its products' momentum and their peers; 3: with the client's own renewal odds,
+# latest order and typical line.
 BASE_FEATURES = len(WINDOWS) + 7
-FEATURES = 2
+BASKET_FEATURES = BASE_FEATURES + 4 + len(PEER_WINDOWS)
+WIDTHS = {1: BASE_FEATURES, 2: BASKET_FEATURES}
+FEATURES = 3
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Forecast:
     weights: list[float]
     mean: list[float]
     scale: list[float]
-    features: int = FEATURES  # which feature set the weights are for (1: BASE_FEATURES columns)
+    features: int = FEATURES  # which feature set the weights are for (see WIDTHS)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,8 +67,8 @@ class Forecast:
 
     def expected(self, act: Activity) -> F64:
         columns = features(self.bgnbd, act)
-        if self.features == 1:
-            columns = columns[:, :BASE_FEATURES]
+        if self.features in WIDTHS:
+            columns = columns[:, : WIDTHS[self.features]]
         z = (columns - np.array(self.mean)) / np.array(self.scale)
         eta = self.weights[0] + z @ np.array(self.weights[1:])
         return np.where(act.buyers, np.exp(np.minimum(eta, 50.0)), 0.0)
@@ -90,6 +94,12 @@ def features(bgnbd: BgNbd, act: Activity) -> F64:
         np.log1p(act.lines_per_order),
         act.momentum,
         *(act.peers[d] for d in PEER_WINDOWS),
+        # BASKET_FEATURES end here.
+        np.log(act.renewal),
+        np.log1p(act.last_order_lines),
+        np.log1p(np.maximum(act.last_order_spend, 0.0)),
+        np.log1p(act.units_per_line),
+        np.log1p(act.price_per_unit),
     ]
     return np.stack(columns, axis=1)
 

@@ -21,6 +21,7 @@ SEGMENTS = ("champions", "loyal", "potential", "new", "at_risk", "hibernating", 
 WINDOWS = (14, 30, 90, 180, 365)  # days of recent orders counted per customer
 PEER_WINDOWS = (30, 90)  # days within which a peer counts as active
 TASTE_DAYS = 365.0  # the lines that say what a customer buys now
+RENEWAL_DAYS = 30.0  # the horizon of a client's own renewal odds (see renewal)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class Activity:
     lines_per_order: F64  # purchased lines per order: how broad a basket is
     momentum: F64  # how the products they buy are selling lately (see product_momentum)
     peers: dict[int, F64]  # per PEER_WINDOWS: the share of their products' other buyers active lately
+    renewal: F64  # their own odds of ordering within RENEWAL_DAYS (see renewal)
+    last_order_lines: F64  # purchased lines in their latest order
+    last_order_spend: F64  # what those lines cost
+    units_per_line: F64  # units per purchased line: a trade buyer's packs against a shopper's few
+    price_per_unit: F64  # spend per unit purchased
 
     @property
     def buyers(self) -> npt.NDArray[np.bool_]:
@@ -48,13 +54,32 @@ class Activity:
         return x, np.nan_to_num(self.first_age - self.last_age), np.nan_to_num(self.first_age)
 
 
-def _orders(lines: Lines) -> tuple[I64, F64]:
-    """Each order holding a purchased line: its customer and its age (its latest line's)."""
-    positive = lines.quantity > 0
-    inverse, pairs = group(lines.customer[positive], lines.order[positive])
+def _total(index: I64, weights: F64, n: int) -> F64:
+    """Per index in [0, n): the sum of its weights."""
+    return np.bincount(index, weights=weights, minlength=n).astype(np.float64, copy=False)
+
+
+@dataclass(frozen=True)
+class Orders:
+    """Each order holding a purchased line, in no particular order."""
+
+    customer: I64
+    age: F64  # its latest purchased line's
+    lines: F64  # purchased lines
+    spend: F64  # what they cost
+
+
+def _orders(lines: Lines) -> Orders:
+    positive = lines.take(lines.quantity > 0)
+    inverse, pairs = group(positive.customer, positive.order)
     age = np.full(len(pairs), np.inf)
-    np.minimum.at(age, inverse, lines.age_days[positive])
-    return pairs[:, 0], age
+    np.minimum.at(age, inverse, positive.age_days)
+    return Orders(
+        pairs[:, 0],
+        age,
+        np.bincount(inverse, minlength=len(pairs)).astype(np.float64),
+        _total(inverse, positive.spend, len(pairs)),
+    )
 
 
 def _recent(customer: I64, age: F64, n_customers: int) -> dict[int, F64]:
@@ -63,7 +88,8 @@ def _recent(customer: I64, age: F64, n_customers: int) -> dict[int, F64]:
 
 def recent_orders(lines: Lines, n_customers: int) -> dict[int, F64]:
     """Per window, each customer's orders in the last that many days."""
-    return _recent(*_orders(lines), n_customers)
+    orders = _orders(lines)
+    return _recent(orders.customer, orders.age, n_customers)
 
 
 def product_momentum(lines: Lines, n_customers: int, recent: float = 30.0, before: float = 90.0) -> F64:
@@ -109,11 +135,30 @@ def peer_activity(lines: Lines, n_customers: int, days: float) -> F64:
     return np.where(others > 0, others_active / np.maximum(others, 1.0), 0.0)
 
 
+def renewal(customer: I64, age: F64, last_age: F64, days: float = RENEWAL_DAYS) -> F64:
+    """Per customer: of their past gaps between orders that lasted longer than the current one (the
+    days since their last order), the share that ended within ``days`` more, smoothed towards a half
+    ((ended + 1) / (longer + 2)). Orders are ``customer`` and ``age`` pairs; ``last_age`` is per
+    customer. A client who always comes back within a month of a lull this long is likely back soon;
+    one whose gaps often ran on for months is not, whatever their average pace."""
+    n_customers = len(last_age)
+    order = np.lexsort((age, customer))  # each customer's orders, newest first
+    who, when = customer[order], age[order]
+    same = who[1:] == who[:-1]
+    gap, who = (when[1:] - when[:-1])[same], who[1:][same]
+    current = np.nan_to_num(last_age)[who]
+    longer = gap > current
+    ended = longer & (gap <= current + days)
+    n_longer = np.bincount(who, weights=longer, minlength=n_customers)
+    n_ended = np.bincount(who, weights=ended, minlength=n_customers)
+    return np.asarray((n_ended + 1.0) / (n_longer + 2.0), dtype=np.float64)
+
+
 def activity(lines: Lines, n_customers: int) -> Activity:
     """From lines whose ages count back from the moment (only lines before it)."""
     positive = lines.quantity > 0
-    customer_of_order, order_age = _orders(lines)
-    orders = np.bincount(customer_of_order, minlength=n_customers).astype(np.float64)
+    placed = _orders(lines)
+    orders = np.bincount(placed.customer, minlength=n_customers).astype(np.float64)
     bought_by = group(lines.customer[positive], lines.product[positive])[1][:, 0]
     first = np.full(n_customers, -np.inf)
     last = np.full(n_customers, np.inf)
@@ -121,17 +166,26 @@ def activity(lines: Lines, n_customers: int) -> Activity:
     np.minimum.at(last, lines.customer[positive], lines.age_days[positive])
     monetary = np.bincount(lines.customer, weights=lines.spend, minlength=n_customers)
     none = orders == 0
+    latest = placed.age == last[placed.customer]  # ages of the same lines: exact
+    purchased_lines = np.bincount(lines.customer[positive], minlength=n_customers)
+    units = _total(lines.customer[positive], lines.quantity[positive], n_customers)
+    paid = _total(lines.customer[positive], lines.spend[positive], n_customers)
     return Activity(
         orders=orders,
         monetary=monetary.astype(np.float64),
         first_age=np.where(none, np.nan, first),
         last_age=np.where(none, np.nan, last),
-        recent=_recent(customer_of_order, order_age, n_customers),
+        recent=_recent(placed.customer, placed.age, n_customers),
         products=np.bincount(bought_by, minlength=n_customers).astype(np.float64),
         returns=np.bincount(lines.customer[~positive], minlength=n_customers).astype(np.float64),
-        lines_per_order=np.bincount(lines.customer[positive], minlength=n_customers) / np.maximum(orders, 1),
+        lines_per_order=purchased_lines / np.maximum(orders, 1),
         momentum=product_momentum(lines, n_customers),
         peers={d: peer_activity(lines, n_customers, d) for d in PEER_WINDOWS},
+        renewal=renewal(placed.customer, placed.age, np.where(none, np.nan, last)),
+        last_order_lines=_total(placed.customer[latest], placed.lines[latest], n_customers),
+        last_order_spend=_total(placed.customer[latest], placed.spend[latest], n_customers),
+        units_per_line=units / np.maximum(purchased_lines, 1),
+        price_per_unit=np.where(units > 0, np.maximum(paid, 0.0) / np.maximum(units, 1e-12), 0.0),
     )
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from app.ml.forecast import BASE_FEATURES, Forecast, features, fit_forecast
+from app.ml.forecast import BASE_FEATURES, BASKET_FEATURES, FEATURES, Forecast, features, fit_forecast
 from app.ml.moment import activity
 from tests.ml.test_rank import lines_from
 
@@ -48,19 +49,24 @@ def test_forecast_ranks_frequent_clients_first_and_round_trips() -> None:
     np.testing.assert_allclose(again.expected(act), expected)
 
 
-def test_a_forecast_fitted_before_the_wider_features_is_served_as_fitted() -> None:
+@pytest.mark.parametrize(("feature_set", "width"), [(1, BASE_FEATURES), (2, BASKET_FEATURES)])
+def test_a_version_of_an_earlier_feature_set_is_served_as_fitted(feature_set: int, width: int) -> None:
     lines = lines_from(habits(seed=4))
     act = activity(lines, 60)
     forecast = fit_forecast(lines, 60)
     assert forecast is not None
+    assert forecast.features == FEATURES
+    assert len(forecast.weights) == features(forecast.bgnbd, act).shape[1] + 1 > width + 1
     rng = np.random.default_rng(5)
-    weights = rng.normal(scale=0.1, size=BASE_FEATURES + 1).tolist()
+    weights = rng.normal(scale=0.1, size=width + 1).tolist()
     old = forecast.to_dict() | {
         "weights": weights,
-        "mean": [0.0] * BASE_FEATURES,
-        "scale": [1.0] * BASE_FEATURES,
+        "mean": [0.0] * width,
+        "scale": [1.0] * width,
+        "features": feature_set,
     }
-    del old["features"]  # as versions wrote it before
-    base = features(forecast.bgnbd, act)[:, :BASE_FEATURES]
+    if feature_set == 1:
+        del old["features"]  # as versions of the first set wrote it
+    base = features(forecast.bgnbd, act)[:, :width]
     wanted = np.exp(weights[0] + base @ np.array(weights[1:]))
     np.testing.assert_allclose(Forecast.from_dict(old).expected(act), np.where(act.buyers, wanted, 0.0))

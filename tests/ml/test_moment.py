@@ -12,6 +12,7 @@ from app.ml.moment import (
     peer_activity,
     product_momentum,
     quintiles,
+    renewal,
     rfm,
     segment,
     segments,
@@ -60,6 +61,12 @@ def test_activity_counts_orders_nets_returns_and_knows_who_never_bought() -> Non
     assert act.products.tolist() == [2.0, 1.0, 0.0, 0.0]
     assert act.returns.tolist() == [1.0, 0.0, 1.0, 0.0]
     assert act.lines_per_order.tolist() == [1.5, 1.0, 0.0, 0.0]
+    assert act.last_order_lines.tolist() == [1.0, 1.0, 0.0, 0.0]  # the return is not an order
+    assert act.last_order_spend.tolist() == [5.0, 5.0, 0.0, 0.0]
+    np.testing.assert_allclose(act.units_per_line, [4 / 3, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(act.price_per_unit, [(10.0 + 3.0 + 5.0) / 4, 5.0, 0.0, 0.0])
+    # customer 0's one gap (30 days) outlasted the current 10 and ended within 30 more: (1 + 1) / (1 + 2)
+    np.testing.assert_allclose(act.renewal, [2 / 3, 0.5, 0.5, 0.5])
     assert act.first_age[0] == 40.0
     assert act.last_age[0] == 10.0
     assert np.isnan(act.last_age[2])
@@ -70,6 +77,20 @@ def test_activity_counts_orders_nets_returns_and_knows_who_never_bought() -> Non
     scores = rfm(act)
     assert scores.recency[2] == scores.recency[3] == 0  # no orders, no score
     assert segments(act, scores)[2:] == ["prospect", "prospect"]
+
+
+def test_renewal_is_how_often_a_lull_this_long_ended_within_the_horizon() -> None:
+    # Orders as (customer, age). Customer 0: gaps of 10, 12 and 80 days, 20 days since the last order:
+    # of the gaps longer than 20 (just the 80), none ended within 30 more.
+    # Customer 1: gaps of 40, 45 and 200 days, 20 days since the last: two of the three ended by 50.
+    # Customer 2: gaps of 5 and 6 days, 15 days since the last: none ran longer. Customer 3: one order.
+    ages = {0: [20, 30, 42, 122], 1: [20, 60, 105, 305], 2: [15, 20, 26], 3: [7]}
+    customer = np.array([c for c, a in ages.items() for _ in a])
+    age = np.array([float(x) for a in ages.values() for x in a])
+    shuffle = np.random.default_rng(2).permutation(len(age))
+    last = np.array([20.0, 20.0, 15.0, 7.0, np.nan])  # customer 4: no orders
+    odds = renewal(customer[shuffle], age[shuffle], last, 30.0)
+    np.testing.assert_allclose(odds, [(0 + 1) / (1 + 2), (2 + 1) / (3 + 2), 0.5, 0.5, 0.5])
 
 
 def test_quintiles_rank_the_base() -> None:
