@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from sqlalchemy.orm import Session
 
 from app.columns import PurchaseColumns
@@ -24,6 +25,7 @@ from app.import_job import run_import
 from app.importer import ONLINE_RETAIL
 from app.migrate import upgrade
 from app.ml.dataset import Dataset, from_day
+from app.ml.matrix import Lines
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -115,6 +117,12 @@ def protocol_cutoff(data: Dataset) -> tuple[float, str]:
     """The latest purchase − 30 days, to the second: as days, and as an RFC 3339 time."""
     day = round((data.last_day - 30.0) * 86400) / 86400
     return day, from_day(day).isoformat() + "Z"
+
+
+def days_after(data: Dataset, day: float, days: float = 30.0) -> Lines:
+    """The lines of the ``days`` after ``day``, both ends included (the protocol's cutoff is the latest
+    purchase − 30 days, so that purchase lies on the far end), aged back from that end."""
+    return data.lines(float(np.nextafter(day + days, np.inf)), day).aged(-days)
 
 
 def server_env(url: str, workdir: Path) -> dict[str, str]:

@@ -22,6 +22,7 @@ from app.evaluation import RANKERS, evaluate_dataset
 from app.ml.evaluate import METRICS, at_k, make_split
 from bench.common import (
     data_file,
+    days_after,
     full_store,
     protocol_cutoff,
     server,
@@ -62,7 +63,7 @@ def refills_over_http(base: str, data: Any, cutoff: str, cutoff_day: float) -> d
     """``strategy=refill`` for every customer who bought before the cutoff: of the refills it led
     with, the share ordered in the 30 days after; beside it, the same number of the usual offers'
     first products."""
-    window = data.lines(cutoff_day + 30.0, cutoff_day)
+    window = days_after(data, cutoff_day)
     bought_after: dict[int, set[int]] = {}
     bought = window.quantity > 0
     for c, p in zip(window.customer[bought].tolist(), window.product[bought].tolist(), strict=True):
