@@ -110,7 +110,7 @@ def group(*columns: I64) -> tuple[I64, I64]:
     return inverse.ravel().astype(np.int64), rows.astype(np.int64)
 
 
-def _add(groups: I64, weights: npt.ArrayLike, n: int) -> F64:
+def add_by(groups: I64, weights: npt.ArrayLike, n: int) -> F64:
     """Per group, the sum of its rows' weights."""
     return np.bincount(groups, weights=weights, minlength=n).astype(np.float64)
 
@@ -123,9 +123,9 @@ def sums(lines: Lines, config: TrainConfig) -> Sums:
     if len(lines) == 0:
         return EMPTY
     inverse, groups = group(lines.customer, lines.product, lines.order)
-    net_qty = _add(inverse, lines.quantity, len(groups))
-    net_spend = _add(inverse, lines.spend, len(groups))
-    positive_lines = _add(inverse, lines.quantity > 0, len(groups))
+    net_qty = add_by(inverse, lines.quantity, len(groups))
+    net_spend = add_by(inverse, lines.spend, len(groups))
+    positive_lines = add_by(inverse, lines.quantity > 0, len(groups))
     age = np.full(len(groups), np.inf)
     np.minimum.at(age, inverse, lines.age_days)
     weight = decay(age, config.half_life_days)
@@ -142,10 +142,10 @@ def sums(lines: Lines, config: TrainConfig) -> Sums:
     return Sums(
         customer=pairs[:, 0].astype(np.int64),
         product=pairs[:, 1].astype(np.int64),
-        orders=_add(pair_of_group, weight * positive, n),
-        spend=_add(pair_of_group, weight * net_spend, n),
-        repeat=_add(pair_of_group, decay(age, config.repeat_half_life_days) * positive, n),
-        bought=_add(pair_of_group, positive_lines, n),
+        orders=add_by(pair_of_group, weight * positive, n),
+        spend=add_by(pair_of_group, weight * net_spend, n),
+        repeat=add_by(pair_of_group, decay(age, config.repeat_half_life_days) * positive, n),
+        bought=add_by(pair_of_group, positive_lines, n),
         last_age=last,
     )
 
@@ -170,7 +170,7 @@ def merge(a: Sums, b: Sums) -> Sums:
     n = len(pairs)
     last = np.full(n, np.inf)
     np.minimum.at(last, inverse, cat[6])
-    orders, spend, repeat, bought = (_add(inverse, col, n) for col in cat[2:6])
+    orders, spend, repeat, bought = (add_by(inverse, col, n) for col in cat[2:6])
     return Sums(
         pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), orders, spend, repeat, bought, last
     )

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import rankdata
 
-from app.ml.matrix import Lines, group
+from app.ml.matrix import Lines, add_by, group
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -54,11 +54,6 @@ class Activity:
         return x, np.nan_to_num(self.first_age - self.last_age), np.nan_to_num(self.first_age)
 
 
-def _total(index: I64, weights: F64, n: int) -> F64:
-    """Per index in [0, n): the sum of its weights."""
-    return np.bincount(index, weights=weights, minlength=n).astype(np.float64, copy=False)
-
-
 @dataclass(frozen=True)
 class Orders:
     """Each order holding a purchased line, in no particular order."""
@@ -78,7 +73,7 @@ def _orders(lines: Lines) -> Orders:
         pairs[:, 0],
         age,
         np.bincount(inverse, minlength=len(pairs)).astype(np.float64),
-        _total(inverse, positive.spend, len(pairs)),
+        add_by(inverse, positive.spend, len(pairs)),
     )
 
 
@@ -168,8 +163,8 @@ def activity(lines: Lines, n_customers: int) -> Activity:
     none = orders == 0
     latest = placed.age == last[placed.customer]  # ages of the same lines: exact
     purchased_lines = np.bincount(lines.customer[positive], minlength=n_customers)
-    units = _total(lines.customer[positive], lines.quantity[positive], n_customers)
-    paid = _total(lines.customer[positive], lines.spend[positive], n_customers)
+    units = add_by(lines.customer[positive], lines.quantity[positive], n_customers)
+    paid = add_by(lines.customer[positive], lines.spend[positive], n_customers)
     return Activity(
         orders=orders,
         monetary=monetary.astype(np.float64),
@@ -182,8 +177,8 @@ def activity(lines: Lines, n_customers: int) -> Activity:
         momentum=product_momentum(lines, n_customers),
         peers={d: peer_activity(lines, n_customers, d) for d in PEER_WINDOWS},
         renewal=renewal(placed.customer, placed.age, np.where(none, np.nan, last)),
-        last_order_lines=_total(placed.customer[latest], placed.lines[latest], n_customers),
-        last_order_spend=_total(placed.customer[latest], placed.spend[latest], n_customers),
+        last_order_lines=add_by(placed.customer[latest], placed.lines[latest], n_customers),
+        last_order_spend=add_by(placed.customer[latest], placed.spend[latest], n_customers),
         units_per_line=units / np.maximum(purchased_lines, 1),
         price_per_unit=np.where(units > 0, np.maximum(paid, 0.0) / np.maximum(units, 1e-12), 0.0),
     )
