@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from scipy.stats import rankdata
 
 from app.ml.dataset import Dataset, from_day
 from app.ml.forecast import Forecast, features, fit_forecast, fit_poisson
-from app.ml.moment import activity, recent_orders
+from app.ml.moment import Activity, activity, recent_orders
 from bench.common import (
     data_file,
     days_after,
@@ -46,28 +47,44 @@ def auc(score: np.ndarray, label: np.ndarray) -> float:
 BACKTEST_DAYS_BEFORE = (0, 30, 60, 90, 120, 150)
 
 
-def backtest(data: Dataset, cutoff_day: float) -> list[dict[str, Any]]:
-    """Per moment: the forecast as a version trained then would serve it, and BG/NBD alone, against
-    the orders of the 30 days after."""
+@dataclass(frozen=True)
+class Moment:
+    """The customer base as of a moment, per customer code."""
+
+    day: float
+    act: Activity
+    forecast: Forecast  # as a version trained at that moment fits it (same clock)
+    placed: np.ndarray  # orders in the 30 days after
+
+    @property
+    def bgnbd(self) -> np.ndarray:
+        """BG/NBD's expected orders in those 30 days, alone."""
+        return self.forecast.bgnbd.expected(30.0, *self.act.bgnbd_inputs())
+
+
+def moment_at(data: Dataset, day: float) -> Moment:
     n = len(data.customers)
+    lines = data.lines(day)
+    forecast = fit_forecast(lines.aged(data.clock(day) - day), n)
+    assert forecast is not None  # thousands of buyers
+    return Moment(day, activity(lines, n), forecast, recent_orders(days_after(data, day), n)[30])
+
+
+def backtest(data: Dataset, cutoff: Moment) -> list[dict[str, Any]]:
+    """Per moment (the cutoff's, then BACKTEST_DAYS_BEFORE): the forecast, and BG/NBD alone, against
+    the orders of the 30 days after."""
     rows = []
     for before_cutoff in BACKTEST_DAYS_BEFORE:
-        day = cutoff_day - before_cutoff
-        lines = data.lines(day)
-        forecast = fit_forecast(lines.aged(data.clock(day) - day), n)
-        assert forecast is not None  # thousands of buyers
-        act = activity(lines, n)
-        buyers = act.buyers
-        placed = recent_orders(days_after(data, day), n)[30][buyers]
-        expected = forecast.expected(act)[buyers]
-        x, t_x, age = act.bgnbd_inputs()
-        bgnbd = forecast.bgnbd.expected(30.0, x[buyers], t_x[buyers], age[buyers])
+        moment = cutoff if before_cutoff == 0 else moment_at(data, cutoff.day - before_cutoff)
+        buyers = moment.act.buyers
+        placed = moment.placed[buyers]
+        expected = moment.forecast.expected(moment.act)[buyers]
         rows.append(
             {
-                "as_of": from_day(day).date().isoformat(),
+                "as_of": from_day(moment.day).date().isoformat(),
                 "customers": int(buyers.sum()),
                 "auc": auc(expected, placed > 0),
-                "auc_bgnbd": auc(bgnbd, placed > 0),
+                "auc_bgnbd": auc(moment.bgnbd[buyers], placed > 0),
                 "expected": float(expected.sum()),
                 "placed": int(placed.sum()),
             }
@@ -79,11 +96,9 @@ def main() -> None:
     results: dict[str, Any] = {"data": data_file().name}
     with tempfile.TemporaryDirectory() as tmp, full_store(Path(tmp)) as (url, data):
         cutoff_day, cutoff = protocol_cutoff(data)
-        n = len(data.customers)
-        before = data.lines(cutoff_day)
-        act = activity(before, n)
+        at_cutoff = moment_at(data, cutoff_day)
+        act, after, forecast = at_cutoff.act, at_cutoff.placed, at_cutoff.forecast
         buyers = np.flatnonzero(act.buyers)
-        after = recent_orders(days_after(data, cutoff_day), n)[30]
         expected = np.zeros(len(buyers))
         with server(server_env(url, Path(tmp))) as base:
             train_and_serve(base, cutoff)
@@ -98,17 +113,12 @@ def main() -> None:
                 seconds = time.perf_counter() - started
                 segments = client.get("/v1/segments", params={"as_of": cutoff}).json()
     label = after[buyers] > 0
-    # BG/NBD alone, as the version fitted it (same clock), for comparison.
-    clock = data.clock(cutoff_day)
-    forecast = fit_forecast(before.aged(clock - cutoff_day), n)
-    assert forecast is not None  # thousands of buyers
-    x, t_x, age = act.bgnbd_inputs()
-    bgnbd = forecast.bgnbd.expected(30.0, x, t_x, age)[buyers]
+    bgnbd = at_cutoff.bgnbd[buyers]  # for comparison
     # The forecast's own features refitted on the very orders they are scored against: what no
     # forecast built on these features can beat out of sample.
     fitted = fit_poisson(features(forecast.bgnbd, act)[buyers], after[buyers])
     ceiling = Forecast(forecast.bgnbd, *(a.tolist() for a in fitted)).expected(act)[buyers]
-    seasons = backtest(data, cutoff_day)
+    seasons = backtest(data, at_cutoff)
     spend = np.sort(np.maximum(act.monetary[buyers], 0.0))[::-1]
     direct = float(spend[: round(0.2 * len(spend))].sum() / spend.sum())
     results.update(
