@@ -180,10 +180,6 @@ def _fields(s: Sums) -> tuple[npt.NDArray[np.generic], ...]:
     return (s.customer, s.product, s.orders, s.spend, s.repeat, s.bought, s.last_age)
 
 
-def confidence_values(s: Sums, config: TrainConfig) -> F64:
-    return confidence_of(s.orders, s.spend, config)
-
-
 def confidence_of(orders: F64, spend: F64, config: TrainConfig) -> F64:
     """Confidence from (decayed) order frequency and net spend; returns count as no spend."""
     strength = config.frequency_weight * np.log1p(orders) + config.monetary_weight * np.log1p(
@@ -196,5 +192,5 @@ def confidence_matrix(s: Sums, n_customers: int, n_products: int, config: TrainC
     """Customers × products confidence for the latent-factor model and the co-purchase neighbours:
     every pair with at least one order kept after returns."""
     kept = s.take(s.orders > 0)
-    values = confidence_values(kept, config).astype(np.float32)
+    values = confidence_of(kept.orders, kept.spend, config).astype(np.float32)
     return sp.csr_matrix((values, (kept.customer, kept.product)), shape=(n_customers, n_products))
