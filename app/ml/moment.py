@@ -152,19 +152,20 @@ def renewal(customer: I64, age: F64, last_age: F64, days: float = RENEWAL_DAYS) 
 def activity(lines: Lines, n_customers: int) -> Activity:
     """From lines whose ages count back from the moment (only lines before it)."""
     positive = lines.quantity > 0
+    bought = lines.take(positive)
     placed = _orders(lines)
     orders = np.bincount(placed.customer, minlength=n_customers).astype(np.float64)
-    bought_by = group(lines.customer[positive], lines.product[positive])[1][:, 0]
+    bought_by = group(bought.customer, bought.product)[1][:, 0]
     first = np.full(n_customers, -np.inf)
     last = np.full(n_customers, np.inf)
-    np.maximum.at(first, lines.customer[positive], lines.age_days[positive])
-    np.minimum.at(last, lines.customer[positive], lines.age_days[positive])
+    np.maximum.at(first, bought.customer, bought.age_days)
+    np.minimum.at(last, bought.customer, bought.age_days)
     monetary = np.bincount(lines.customer, weights=lines.spend, minlength=n_customers)
     none = orders == 0
     latest = placed.age == last[placed.customer]  # ages of the same lines: exact
-    purchased_lines = np.bincount(lines.customer[positive], minlength=n_customers)
-    units = add_by(lines.customer[positive], lines.quantity[positive], n_customers)
-    paid = add_by(lines.customer[positive], lines.spend[positive], n_customers)
+    purchased_lines = np.bincount(bought.customer, minlength=n_customers)
+    units = add_by(bought.customer, bought.quantity, n_customers)
+    paid = add_by(bought.customer, bought.spend, n_customers)
     return Activity(
         orders=orders,
         monetary=monetary.astype(np.float64),
