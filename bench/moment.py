@@ -59,16 +59,18 @@ def auc_intervals(
         pick = rng.integers(0, len(label), len(label))
         for name, score in scores.items():
             drawn[name][r] = auc(score[pick], label[pick])
-    return {
-        name: {
+    intervals = {}
+    for name, values in drawn.items():
+        low, high = np.percentile(values, [2.5, 97.5])
+        diff_low, diff_high = np.percentile(values - drawn[against], [2.5, 97.5])
+        intervals[name] = {
             "se": float(values.std(ddof=1)),
-            "low": float(np.percentile(values, 2.5)),
-            "high": float(np.percentile(values, 97.5)),
-            "diff_low": float(np.percentile(values - drawn[against], 2.5)),
-            "diff_high": float(np.percentile(values - drawn[against], 97.5)),
+            "low": float(low),
+            "high": float(high),
+            "diff_low": float(diff_low),
+            "diff_high": float(diff_high),
         }
-        for name, values in drawn.items()
-    }
+    return intervals
 
 
 BACKTEST_DAYS_BEFORE = (0, 30, 60, 90, 120, 150)
