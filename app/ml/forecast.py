@@ -2,7 +2,8 @@
 store knows about each client, fitted on the 30 days before the version's clock.
 
 BG/NBD sees only each client's count and timing of orders. The regression adds their recent habits,
-what they buy (how broadly, how much they send back, how those products sell lately) and whether
+what they buy (how broadly, how much they send back, how those products sell lately), whether they
+sent something back since their latest order (often an order about to be placed again) and whether
 the other buyers of their products are coming back: it carries the store's momentum (a season's
 build-up) and the habits of a trade that BG/NBD cannot see.
 """
@@ -27,11 +28,12 @@ MIN_BUYERS = 10  # fewer customers who ordered are too few to fit a model of the
 # Each feature set adds columns after the last; a version holds weights for the set it was fitted
 # on (its first so many columns) and goes on being served as fitted. 1: recent habits; 2: with the
 # client's basket, its products' momentum and their peers; 3: with the client's own renewal odds,
-# latest order and typical line.
+# latest order and typical line; 4: with whether they sent something back since that order.
 BASE_FEATURES = len(WINDOWS) + 7
 BASKET_FEATURES = BASE_FEATURES + 4 + len(PEER_WINDOWS)
-WIDTHS = {1: BASE_FEATURES, 2: BASKET_FEATURES}
-FEATURES = 3
+LINE_FEATURES = BASKET_FEATURES + 5
+WIDTHS = {1: BASE_FEATURES, 2: BASKET_FEATURES, 3: LINE_FEATURES}
+FEATURES = 4
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ def features(bgnbd: BgNbd, act: Activity) -> F64:
         np.log1p(np.maximum(act.last_order_spend, 0.0)),
         np.log1p(act.units_per_line),
         np.log1p(act.price_per_unit),
+        # LINE_FEATURES end here.
+        act.returned_since,
     ]
     return np.stack(columns, axis=1)
 

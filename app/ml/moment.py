@@ -43,6 +43,7 @@ class Activity:
     last_order_spend: F64  # what those lines cost
     units_per_line: F64  # units per purchased line: a trade buyer's packs against a shopper's few
     price_per_unit: F64  # spend per unit purchased
+    returned_since: F64  # 1 when they sent something back after their latest order, else 0
 
     @property
     def buyers(self) -> npt.NDArray[np.bool_]:
@@ -182,7 +183,17 @@ def activity(lines: Lines, n_customers: int) -> Activity:
         last_order_spend=add_by(placed.customer[latest], placed.spend[latest], n_customers),
         units_per_line=units / np.maximum(purchased_lines, 1),
         price_per_unit=np.where(units > 0, np.maximum(paid, 0.0) / np.maximum(units, 1e-12), 0.0),
+        returned_since=_returned_since(lines.take(~positive), last),
     )
+
+
+def _returned_since(returned: Lines, last_age: F64) -> F64:
+    """Per customer: 1 when a returned line is newer than their latest order (``last_age``, inf for
+    no order). An order sent back, in part or whole, is often an order about to be placed again."""
+    newer = returned.age_days < last_age[returned.customer]
+    flags = np.zeros(len(last_age))
+    flags[returned.customer[newer & np.isfinite(last_age[returned.customer])]] = 1.0
+    return flags
 
 
 def quintiles(values: F64, higher_is_better: bool = True) -> I64:

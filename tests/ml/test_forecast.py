@@ -3,7 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.ml.forecast import BASE_FEATURES, BASKET_FEATURES, FEATURES, Forecast, features, fit_forecast
+from app.ml.forecast import (
+    BASE_FEATURES,
+    BASKET_FEATURES,
+    FEATURES,
+    LINE_FEATURES,
+    Forecast,
+    features,
+    fit_forecast,
+)
 from app.ml.moment import activity
 from tests.ml.test_rank import lines_from
 
@@ -49,7 +57,9 @@ def test_forecast_ranks_frequent_clients_first_and_round_trips() -> None:
     np.testing.assert_allclose(again.expected(act), expected)
 
 
-@pytest.mark.parametrize(("feature_set", "width"), [(1, BASE_FEATURES), (2, BASKET_FEATURES)])
+@pytest.mark.parametrize(
+    ("feature_set", "width"), [(1, BASE_FEATURES), (2, BASKET_FEATURES), (3, LINE_FEATURES)]
+)
 def test_a_version_of_an_earlier_feature_set_is_served_as_fitted(feature_set: int, width: int) -> None:
     lines = lines_from(habits(seed=4))
     act = activity(lines, 60)

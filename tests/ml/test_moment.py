@@ -65,6 +65,8 @@ def test_activity_counts_orders_nets_returns_and_knows_who_never_bought() -> Non
     assert act.last_order_spend.tolist() == [5.0, 5.0, 0.0, 0.0]
     np.testing.assert_allclose(act.units_per_line, [4 / 3, 1.0, 0.0, 0.0])
     np.testing.assert_allclose(act.price_per_unit, [(10.0 + 3.0 + 5.0) / 4, 5.0, 0.0, 0.0])
+    # customer 0 sent a line back 5 days after their latest order; returns alone are not "since" one
+    assert act.returned_since.tolist() == [1.0, 0.0, 0.0, 0.0]
     # customer 0's one gap (30 days) outlasted the current 10 and ended within 30 more: (1 + 1) / (1 + 2)
     np.testing.assert_allclose(act.renewal, [2 / 3, 0.5, 0.5, 0.5])
     assert act.first_age[0] == 40.0
@@ -191,3 +193,16 @@ def test_peer_activity_is_the_share_of_a_clients_fellow_buyers_back_lately() -> 
     assert peers[3] == pytest.approx(0.0)  # 0 and 2 on product 1, nobody else on product 2
     assert peers[4] == peers[5] == 0.0  # nobody to compare with; no purchases
     assert peer_activity(lines_from(rows), 6, 60.0)[4] == 0.0
+
+
+def test_returned_since_flags_a_return_newer_than_the_latest_order_only() -> None:
+    # (customer, product, order, quantity, unit_price, age)
+    rows = [
+        (0, 0, 1, 1, 5.0, 20.0),  # customer 0: sent back before their latest order
+        (0, 0, 2, -1, 5.0, 30.0),
+        (1, 0, 3, 1, 5.0, 20.0),  # customer 1: sent back on the same line's moment: not after it
+        (1, 0, 4, -1, 5.0, 20.0),
+        (2, 0, 5, 1, 5.0, 20.0),  # customer 2: sent back half a day after it
+        (2, 1, 6, -1, 5.0, 19.5),
+    ]
+    assert activity(lines_from(rows), 3).returned_since.tolist() == [0.0, 0.0, 1.0]
