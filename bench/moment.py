@@ -220,7 +220,8 @@ def main() -> None:
         "\nTargets: AUC ≥ 0.76; the sum within 25 % of the orders placed. nbo's expectation is BG/NBD "
         "extended by a Poisson regression on recent activity, baskets, the momentum of the products bought, "
         "the return of their other buyers, the client's own renewal odds, latest order and typical line, "
-        "fitted on the 30 days before the version's clock.\n"
+        "and whether they sent something back since that order, fitted on the 30 days before the version's "
+        "clock.\n"
     )
     write_results("moment", results, "\n".join(lines))
 
