@@ -32,7 +32,7 @@ MIN_BUYERS = 10  # fewer customers who ordered are too few to fit a model of the
 BASE_FEATURES = len(WINDOWS) + 7
 BASKET_FEATURES = BASE_FEATURES + 4 + len(PEER_WINDOWS)
 LINE_FEATURES = BASKET_FEATURES + 5
-WIDTHS = {1: BASE_FEATURES, 2: BASKET_FEATURES, 3: LINE_FEATURES}
+WIDTHS = {1: BASE_FEATURES, 2: BASKET_FEATURES, 3: LINE_FEATURES, 4: LINE_FEATURES + 1}
 FEATURES = 4
 
 
@@ -108,10 +108,13 @@ def features(bgnbd: BgNbd, act: Activity) -> F64:
     return np.stack(columns, axis=1)
 
 
-def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast | None:
+def fit_forecast(
+    lines: Lines, n_customers: int, l2: float = 1e-3, feature_set: int = FEATURES
+) -> Forecast | None:
     """From lines whose ages count back from the version's clock; None with fewer than MIN_BUYERS
     buyers. When the 30 days before the clock hold the first orders of nearly everyone (too few
-    buyers before them to learn from), the forecast is BG/NBD alone."""
+    buyers before them to learn from), the forecast is BG/NBD alone. ``feature_set`` fits an earlier
+    set (see WIDTHS), to measure what the later ones add."""
     act_now = activity(lines, n_customers)
     if int(act_now.buyers.sum()) < MIN_BUYERS:
         return None
@@ -120,16 +123,16 @@ def fit_forecast(lines: Lines, n_customers: int, l2: float = 1e-3) -> Forecast |
     earlier = lines.take(lines.age_days >= HORIZON).aged(-HORIZON)
     act_then = activity(earlier, n_customers)
     buyers = act_then.buyers
-    if int(buyers.sum()) < MIN_BUYERS:
-        width = features(now, act_now).shape[1]  # the first column is log E[BG/NBD]
-        return Forecast(now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width)
+    width = WIDTHS[feature_set]
+    if int(buyers.sum()) < MIN_BUYERS:  # the first column is log E[BG/NBD]
+        return Forecast(now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width, feature_set)
     x, t_x, age = act_then.bgnbd_inputs()
     then = fit_bgnbd(x[buyers], t_x[buyers], age[buyers])
     # What each of them ordered in the 30 days that followed, up to the clock.
     window = lines.take(lines.age_days < HORIZON)
     target = recent_orders(window, n_customers)[30][buyers]
-    weights, mean, scale = fit_poisson(features(then, act_then)[buyers], target, l2)
-    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist())
+    weights, mean, scale = fit_poisson(features(then, act_then)[buyers, :width], target, l2)
+    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist(), feature_set)
 
 
 def fit_poisson(columns: F64, target: F64, l2: float = 1e-3) -> tuple[F64, F64, F64]:

@@ -80,3 +80,18 @@ def test_a_version_of_an_earlier_feature_set_is_served_as_fitted(feature_set: in
     base = features(forecast.bgnbd, act)[:, :width]
     wanted = np.exp(weights[0] + base @ np.array(weights[1:]))
     np.testing.assert_allclose(Forecast.from_dict(old).expected(act), np.where(act.buyers, wanted, 0.0))
+
+
+def test_an_earlier_feature_set_can_be_fitted_to_measure_what_the_later_ones_add() -> None:
+    lines = lines_from(habits(seed=6))
+    act = activity(lines, 60)
+    earlier = fit_forecast(lines, 60, feature_set=3)
+    latest = fit_forecast(lines, 60)
+    assert earlier is not None
+    assert latest is not None
+    assert (earlier.features, len(earlier.weights)) == (3, LINE_FEATURES + 1)
+    assert len(latest.weights) == LINE_FEATURES + 2
+    # No client here sent anything back, so the later set's extra column is constant and adds nothing.
+    np.testing.assert_allclose(earlier.expected(act), latest.expected(act), rtol=1e-4)
+    again = Forecast.from_dict(earlier.to_dict())
+    np.testing.assert_allclose(again.expected(act), earlier.expected(act))
