@@ -99,12 +99,12 @@ def moment_at(data: Dataset, day: float) -> Moment:
     return Moment(day, activity(lines, n), forecast, recent_orders(days_after(data, day), n)[30])
 
 
-def backtest(data: Dataset, cutoff: Moment) -> list[dict[str, Any]]:
-    """Per moment (the cutoff's, then BACKTEST_DAYS_BEFORE): the forecast, and BG/NBD alone, against
+def backtest(moments: dict[int, Moment]) -> list[dict[str, Any]]:
+    """Per moment of BACKTEST_DAYS_BEFORE (the cutoff's first): the forecast, and BG/NBD alone, against
     the orders of the 30 days after."""
     rows = []
     for before_cutoff in BACKTEST_DAYS_BEFORE:
-        moment = cutoff if before_cutoff == 0 else moment_at(data, cutoff.day - before_cutoff)
+        moment = moments[before_cutoff]
         buyers = moment.act.buyers
         placed = moment.placed[buyers]
         expected = moment.forecast.expected(moment.act)[buyers]
@@ -121,26 +121,39 @@ def backtest(data: Dataset, cutoff: Moment) -> list[dict[str, Any]]:
     return rows
 
 
+# Every 15 days back from the cutoff over eight months; holds BACKTEST_DAYS_BEFORE.
 ABLATION_DAYS_BEFORE = tuple(range(0, 241, 15))
 
 
-def ablation(data: Dataset, cutoff_day: float) -> list[dict[str, Any]]:
-    """Per moment, every 15 days back from the cutoff over eight months: the AUC of the forecast
-    fitted on the latest feature set and on the one before it, scored on the 30 days after. What the
-    latest set's column adds, beyond the one cutoff it may have been chosen on."""
+def moments_before(data: Dataset, cutoff: Moment) -> dict[int, Moment]:
+    """The cutoff's moment and those ABLATION_DAYS_BEFORE it, by days before it: each fitted once for
+    the backtest and the ablation both."""
+    return {
+        before_cutoff: cutoff if before_cutoff == 0 else moment_at(data, cutoff.day - before_cutoff)
+        for before_cutoff in ABLATION_DAYS_BEFORE
+    }
+
+
+def ablation(data: Dataset, moments: dict[int, Moment]) -> list[dict[str, Any]]:
+    """Per moment of ABLATION_DAYS_BEFORE: the AUC of its forecast (the latest feature set) and of one
+    fitted on the set before it, scored on the 30 days after. What the latest set's column adds,
+    beyond the one cutoff it may have been chosen on."""
     n = len(data.customers)
     rows = []
     for before_cutoff in ABLATION_DAYS_BEFORE:
-        day = cutoff_day - before_cutoff
-        lines = data.lines(day)
-        act = activity(lines, n)
-        label = recent_orders(days_after(data, day), n)[30][act.buyers] > 0
-        row: dict[str, Any] = {"as_of": from_day(day).date().isoformat()}
-        for key, feature_set in (("latest", FEATURES), ("before", FEATURES - 1)):
-            forecast = fit_forecast(lines.aged(data.clock(day) - day), n, feature_set=feature_set)
-            assert forecast is not None  # thousands of buyers
-            row[key] = auc(forecast.expected(act)[act.buyers], label)
-        rows.append(row)
+        moment = moments[before_cutoff]
+        buyers = moment.act.buyers
+        label = moment.placed[buyers] > 0
+        lines = data.lines(moment.day).aged(data.clock(moment.day) - moment.day)
+        before = fit_forecast(lines, n, feature_set=FEATURES - 1)
+        assert before is not None  # thousands of buyers
+        rows.append(
+            {
+                "as_of": from_day(moment.day).date().isoformat(),
+                "latest": auc(moment.forecast.expected(moment.act)[buyers], label),
+                "before": auc(before.expected(moment.act)[buyers], label),
+            }
+        )
     return rows
 
 
@@ -188,8 +201,9 @@ def main() -> None:
     # forecast built on these features can beat out of sample.
     fitted = fit_poisson(features(forecast.bgnbd, act)[buyers], after[buyers])
     ceiling = Forecast(forecast.bgnbd, *(a.tolist() for a in fitted)).expected(act)[buyers]
-    seasons = backtest(data, at_cutoff)
-    added = ablation(data, cutoff_day)
+    moments = moments_before(data, at_cutoff)
+    seasons = backtest(moments)
+    added = ablation(data, moments)
     spend = np.sort(np.maximum(act.monetary[buyers], 0.0))[::-1]
     direct = float(spend[: round(0.2 * len(spend))].sum() / spend.sum())
     scores = {
