@@ -190,9 +190,10 @@ def activity(lines: Lines, n_customers: int) -> Activity:
 def _returned_since(returned: Lines, last_age: F64) -> F64:
     """Per customer: 1 when a returned line is newer than their latest order (``last_age``, inf for
     no order). An order sent back, in part or whole, is often an order about to be placed again."""
-    newer = returned.age_days < last_age[returned.customer]
+    theirs = last_age[returned.customer]
+    newer = (returned.age_days < theirs) & np.isfinite(theirs)
     flags = np.zeros(len(last_age))
-    flags[returned.customer[newer & np.isfinite(last_age[returned.customer])]] = 1.0
+    flags[returned.customer[newer]] = 1.0
     return flags
 
 
