@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from scipy.stats import rankdata
 from sqlalchemy.orm import Session
 
 from app.columns import PurchaseColumns
@@ -32,6 +33,13 @@ RESULTS = ROOT / "bench" / "results"
 FULL_DATA = ROOT.parent / "shared" / "data" / "online-retail" / "online_retail.csv.gz"
 SAMPLE = ROOT / "data" / "online_retail_sample.csv.gz"
 PG_SERVER = os.environ.get("NBO_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def auc(score: np.ndarray, label: np.ndarray) -> float:
+    """The area under the ROC curve of ``score`` for the boolean ``label`` (ties count half)."""
+    ranks = rankdata(score)
+    pos, neg = int(label.sum()), int((~label).sum())
+    return float((ranks[label].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
 def data_file() -> Path:

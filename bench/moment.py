@@ -21,12 +21,12 @@ from typing import Any
 
 import httpx
 import numpy as np
-from scipy.stats import rankdata
 
 from app.ml.dataset import Dataset, from_day
 from app.ml.forecast import FEATURES, Forecast, features, fit_forecast, fit_poisson
 from app.ml.moment import Activity, activity, recent_orders
 from bench.common import (
+    auc,
     data_file,
     days_after,
     full_store,
@@ -36,13 +36,7 @@ from bench.common import (
     train_and_serve,
     write_results,
 )
-
-
-def auc(score: np.ndarray, label: np.ndarray) -> float:
-    ranks = rankdata(score)
-    pos, neg = int(label.sum()), int((~label).sum())
-    return float((ranks[label].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
+from bench.tenure import by_tenure, tenure_markdown
 
 BOOTSTRAP_ROUNDS = 1000
 
@@ -201,6 +195,9 @@ def main() -> None:
     # forecast built on these features can beat out of sample.
     fitted = fit_poisson(features(forecast.bgnbd, act)[buyers], after[buyers])
     ceiling = Forecast(forecast.bgnbd, *(a.tolist() for a in fitted)).expected(act)[buyers]
+    tenure = by_tenure(
+        act.first_age[buyers], cutoff_day - float(data.day.min()), expected, ceiling, after[buyers]
+    )
     moments = moments_before(data, at_cutoff)
     seasons = backtest(moments)
     added = ablation(data, moments)
@@ -224,6 +221,7 @@ def main() -> None:
         expected_sum={"nbo, over HTTP": float(expected.sum()), "BG/NBD alone": float(bgnbd.sum())},
         pareto={"served": segments["pareto"]["top_20_percent_revenue_share"], "direct": direct},
         segments=segments["segments"],
+        tenure=tenure,
         backtest=seasons,
         ablation=added,
     )
@@ -251,6 +249,7 @@ def main() -> None:
         f"nbo's AUC has a standard error of {nbo['se']:.4f}: its distance to the 0.76 target is "
         f"{(0.76 - results['auc']['nbo, over HTTP']) / nbo['se']:.2f} of one."
     )
+    lines.extend(tenure_markdown(tenure))
     lines.append(
         "\nBacktest: the forecast fitted in-process as a version trained at each moment would serve it, "
         "scored on the 30 days after (the first row is the cutoff above).\n"
