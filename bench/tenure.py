@@ -36,6 +36,7 @@ def by_tenure(
     rows = []
     for name, mask in zip(groups, masks, strict=True):
         label = placed[mask] > 0
+        ranked = 0 < label.sum() < len(label)  # an AUC needs clients of both outcomes
         rows.append(
             {
                 "group": name,
@@ -44,8 +45,8 @@ def by_tenure(
                 "placed": int(placed[mask].sum()),
                 "expected": float(expected[mask].sum()),
                 "ceiling": float(ceiling[mask].sum()),
-                "auc": auc(expected[mask], label) if 0 < label.sum() < len(label) else float("nan"),
-                "auc_ceiling": auc(ceiling[mask], label) if 0 < label.sum() < len(label) else float("nan"),
+                "auc": auc(expected[mask], label) if ranked else float("nan"),
+                "auc_ceiling": auc(ceiling[mask], label) if ranked else float("nan"),
             }
         )
     return rows
