@@ -18,7 +18,7 @@ from app.tables import Customer
 
 _PG_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS purchases_stage (
-    event_id text, customer_id text, product_id text, quantity integer, unit_price double precision,
+    event_id text, customer_id text, product_id text, quantity double precision, unit_price double precision,
     occurred_at timestamp, order_id text, country text, name text
 ) ON COMMIT DELETE ROWS
 """

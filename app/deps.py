@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth import bearer_token, key_problem, scopes_for
 from app.config import Settings
 from app.errors import ApiError
 from app.limits import RateLimiter
@@ -34,34 +34,20 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def _scopes_for(settings: Settings, presented: str) -> frozenset[str] | None:
-    found: frozenset[str] | None = None
-    # Compare against every key, in constant time each, so timing does not reveal which one matched.
-    for key, scopes in settings.api_keys.items():
-        if hmac.compare_digest(key.encode(), presented.encode()):
-            found = scopes
-    return found
-
-
 def require(scope: str) -> Callable[[Request, SettingsDep], Awaitable[None]]:
     async def check(request: Request, settings: SettingsDep) -> None:
         if not settings.api_keys:
             return
         header = request.headers.get("authorization", "")
-        kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token:
-            raise ApiError(
-                401,
-                "unauthorized",
-                "authorization: missing bearer API key",
-            )
-        scopes = _scopes_for(settings, token.strip())
-        if scopes is None:
-            raise ApiError(401, "unauthorized", "authorization: unknown API key")
+        problem = key_problem(settings.api_keys, header)
+        token = bearer_token(header)
+        scopes = scopes_for(settings.api_keys, token) if token is not None else None
+        if problem is not None or token is None or scopes is None:
+            raise ApiError(401, "unauthorized", problem or "authorization: missing bearer API key")
         if scope not in scopes:
             raise ApiError(403, "forbidden", f"authorization: this key lacks the '{scope}' scope")
         limiter: RateLimiter = request.app.state.rate_limiter
-        if limiter.enabled and (wait := limiter.take(token.strip())) > 0:
+        if limiter.enabled and (wait := limiter.take(token)) > 0:
             raise ApiError(
                 429,
                 "rate_limited",

@@ -22,7 +22,7 @@ from typing import IO
 from app.schemas import EARLIEST, MAX_PRICE, MAX_QUANTITY
 
 # (event_id, customer_id, product_id, quantity, unit_price, occurred_at, order_id, country, product name)
-Row = tuple[str, str, str, int, float, datetime, str | None, str | None, str | None]
+Row = tuple[str, str, str, float, float, datetime, str | None, str | None, str | None]
 
 NON_PRODUCT_CODES = frozenset(
     {"POST", "DOT", "M", "C2", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "B", "PADS"}
@@ -173,7 +173,7 @@ def read_rows(
         product = values[i_prod].strip().upper()
         order = values[i_order].strip() if i_order is not None else None
         try:
-            quantity = int(values[i_qty])
+            quantity = float(values[i_qty])
             price = float(values[i_price])
             when = _parse_time(values[i_time])
         except ValueError:
@@ -198,7 +198,7 @@ def read_rows(
             rule = "skip:no_customer"
         if rule is None and not product:
             rule = "skip:no_product"
-        if rule is None and (quantity == 0 or abs(quantity) > MAX_QUANTITY):
+        if rule is None and (quantity == 0 or not abs(quantity) <= MAX_QUANTITY):  # NaN too
             rule = "skip:invalid_quantity"
         if rule is None and price == 0:
             rule = "skip:zero_price"

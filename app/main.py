@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from app import errors
 from app.api import catalog, erasure, events, health, models, offers, profiles
+from app.auth import KeyCheckMiddleware
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.limits import BodyLimitMiddleware, RateLimiter
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(KeyCheckMiddleware, api_keys=settings.api_keys)  # before the body is read
     app.add_middleware(RequestContext)  # outermost: request id, access line, metrics
     for module in (health, events, catalog, offers, profiles, models, erasure):
         app.include_router(module.router)

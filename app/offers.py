@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 import numpy as np
@@ -13,6 +12,7 @@ from app.ml.dataset import EPOCH, from_day, order_key, to_day
 from app.ml.matrix import Lines, sums
 from app.ml.model import Model
 from app.ml.rank import recommend, recommend_refills
+from app.recommendation_log import new_recommendation_id
 from app.serving import Loaded
 from app.snapshot import HistoryRow, SnapshotReader
 
@@ -84,7 +84,7 @@ async def offers_for(
         )
     ids = model.product_ids
     return {
-        "recommendation_id": secrets.token_hex(16),
+        "recommendation_id": new_recommendation_id(),
         "customer_id": customer_id,
         "model_version": loaded.version,
         "strategy": chosen,

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import secrets
 import threading
+import time
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -25,6 +27,23 @@ log = logging.getLogger("nbo.recommendations")
 
 Row = tuple[str, str, str | None, str, str, datetime]
 COLUMNS = ("recommendation_id", "customer_id", "model_version", "strategy", "product_ids", "created_at")
+
+
+# An id begins with when it was issued (milliseconds, 12 hex digits): feedback on an answer whose row
+# is still queued in some process (written within flush_seconds) is told apart from feedback naming
+# an id nbo never issued.
+RECENT_SECONDS = 60.0
+
+
+def new_recommendation_id() -> str:
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
+
+
+def issued_within(recommendation_id: str, seconds: float) -> bool:
+    stamp = recommendation_id[:12]
+    if len(recommendation_id) != 32 or not all(c in "0123456789abcdef" for c in recommendation_id):
+        return False
+    return 0 <= time.time() * 1000 - int(stamp, 16) <= seconds * 1000
 
 
 class RecommendationLog:

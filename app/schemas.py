@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
+    StrictFloat,
     StrictStr,
     ValidationInfo,
     field_validator,
@@ -20,8 +22,18 @@ from pydantic import (
 from app.tables import ID_LENGTH
 
 EARLIEST = datetime(1990, 1, 1)
+LATEST = datetime(2200, 1, 1)  # far enough for any clock; keeps date arithmetic clear of overflow
 MAX_QUANTITY = 1_000_000
 MAX_PRICE = 10_000_000.0
+# RFC 3339 date-time; the offset may be left out (read as UTC, as the contract says).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?")
+
+
+def no_nul(value: str) -> str:
+    # PostgreSQL cannot store U+0000 in text: refuse it here, for that field alone.
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
 
 
 def _not_blank(value: str) -> str:
@@ -30,9 +42,14 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Id = Annotated[StrictStr, Field(min_length=1, max_length=ID_LENGTH), AfterValidator(_not_blank)]
+Id = Annotated[
+    StrictStr, Field(min_length=1, max_length=ID_LENGTH), AfterValidator(no_nul), AfterValidator(_not_blank)
+]
 Channel = Literal["email", "sms", "phone", "web"]
-Price = Annotated[float, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)]
+Price = Annotated[StrictFloat, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)]
+
+
+Text = Annotated[StrictStr, AfterValidator(no_nul)]  # a free string
 
 
 def to_naive_utc(value: datetime) -> datetime:
@@ -40,6 +57,39 @@ def to_naive_utc(value: datetime) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def _rfc3339(value: Any) -> Any:
+    if isinstance(value, datetime):  # already parsed (Python callers)
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time such as 2011-11-09T12:00:00Z")
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    value = to_naive_utc(value)
+    if value < EARLIEST:
+        raise ValueError(f"must not be before {EARLIEST:%Y-%m-%d}")
+    if value >= LATEST:
+        raise ValueError(f"must be before {LATEST:%Y-%m-%d}")
+    return value
+
+
+# Every time nbo takes, in a body or a query: RFC 3339 only, as naive UTC within [EARLIEST, LATEST).
+Time = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_in_range)]
+
+
+def _quantity(value: float) -> float:
+    if value == 0:
+        raise ValueError("must not be 0 (a negative quantity is a return)")
+    return value
+
+
+# Whole or fractional (goods sold by weight); a negative one is a return.
+Quantity = Annotated[
+    StrictFloat, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False), AfterValidator(_quantity)
+]
 
 
 def utcnow() -> datetime:
@@ -52,10 +102,7 @@ class _Event(BaseModel):
     @field_validator("occurred_at", mode="after", check_fields=False)
     @classmethod
     def _plausible_time(cls, value: datetime, info: ValidationInfo) -> datetime:
-        value = to_naive_utc(value)
         skew_days = (info.context or {}).get("max_future_skew_days", 1.0)
-        if value < EARLIEST:
-            raise ValueError(f"must not be before {EARLIEST:%Y-%m-%d}")
         if value > utcnow() + timedelta(days=skew_days):
             raise ValueError("must not be in the future")
         return value
@@ -65,17 +112,10 @@ class PurchaseEvent(_Event):
     event_id: Id
     customer_id: Id
     product_id: Id
-    quantity: StrictInt = Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY)
+    quantity: Quantity
     unit_price: Price
-    occurred_at: datetime
+    occurred_at: Time
     order_id: Id | None = None
-
-    @field_validator("quantity")
-    @classmethod
-    def _nonzero(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("must not be 0 (a negative quantity is a return)")
-        return value
 
 
 class FeedbackEvent(_Event):
@@ -84,7 +124,7 @@ class FeedbackEvent(_Event):
     customer_id: Id
     product_id: Id
     type: Literal["impression", "click", "conversion", "dismiss"]
-    occurred_at: datetime
+    occurred_at: Time
     channel: Channel | None = None
 
 
@@ -105,14 +145,18 @@ class IngestResult(BaseModel):
     rejected: list[Rejected]
 
 
+class FeedbackResult(IngestResult):
+    unattributed: int  # stored events naming a recommendation_id nbo has no record of
+
+
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     product_id: Id
-    name: Annotated[StrictStr, Field(max_length=512)] | None = None
-    category: Annotated[StrictStr, Field(max_length=256)] | None = None
+    name: Annotated[Text, Field(max_length=512)] | None = None
+    category: Annotated[Text, Field(max_length=256)] | None = None
     price: Price | None = None
-    active: StrictBool | None = None
+    active: StrictBool = True  # null is refused (422): a product is active or it is not
 
 
 class ProductBatch(BaseModel):
@@ -131,7 +175,7 @@ class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     customer_id: Id
-    country: Annotated[StrictStr, Field(max_length=64)] | None = None
+    country: Annotated[Text, Field(max_length=64)] | None = None
     preferred_channel: Channel | None = None
     consent: Consent | None = None
 

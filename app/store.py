@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,16 +41,17 @@ def ensure_products(session: Session, product_ids: Iterable[str]) -> None:
         session.execute(_insert(session, Product).on_conflict_do_nothing(), rows)
 
 
-def _insert_events(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
+def _insert_events(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[str]:
+    """The event ids stored (those not stored before)."""
     if not rows:
-        return 0
+        return []
     rows.sort(key=lambda r: r["event_id"])
     stmt = (
         _insert(session, table)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(table.__table__.c.event_id)
     )
-    return len(session.execute(stmt, rows).all())
+    return [r[0] for r in session.execute(stmt, rows).all()]
 
 
 def add_purchases(session: Session, *, events: Sequence[PurchaseEvent]) -> int:
@@ -59,14 +60,27 @@ def add_purchases(session: Session, *, events: Sequence[PurchaseEvent]) -> int:
         return 0
     ensure_customers(session, (e.customer_id for e in events))
     ensure_products(session, (e.product_id for e in events))
-    return _insert_events(session, Purchase, [e.model_dump() for e in events])
+    return len(_insert_events(session, Purchase, [e.model_dump() for e in events]))
 
 
-def add_feedback(session: Session, *, events: Sequence[FeedbackEvent]) -> int:
+def add_feedback(session: Session, *, events: Sequence[FeedbackEvent]) -> list[str]:
+    """Store feedback whose event_id is new; returns the event ids stored."""
     if not events:
-        return 0
+        return []
     ensure_customers(session, (e.customer_id for e in events))
     return _insert_events(session, Feedback, [e.model_dump() for e in events])
+
+
+def known_recommendations(session: Session, recommendation_ids: Iterable[str]) -> set[str]:
+    wanted = sorted(set(recommendation_ids))
+    found: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        rows = session.execute(
+            select(Recommendation.recommendation_id).where(Recommendation.recommendation_id.in_(chunk))
+        )
+        found.update(r[0] for r in rows)
+    return found
 
 
 def _upsert(session: Session, table: Any, key: str, rows: list[dict[str, Any]]) -> None:

@@ -105,7 +105,7 @@ class Purchase(Base):
         String(ID_LENGTH), ForeignKey("customers.customer_id", ondelete="CASCADE")
     )
     product_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("products.product_id"))
-    quantity: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[float] = mapped_column(Float)
     unit_price: Mapped[float] = mapped_column(Float)
     occurred_at: Mapped[datetime] = mapped_column(DateTime)
     order_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))

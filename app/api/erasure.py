@@ -5,23 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app import store
+from app.api.params import PathId
 from app.columns import columns_for
 from app.deps import AdminScope, SessionDep
-from app.errors import ApiError
 from app.recommendation_log import RecommendationLog
-from app.tables import ID_LENGTH
 from app.training import Trainer
 
 router = APIRouter(prefix="/v1", tags=["erasure"], dependencies=[AdminScope])
 
 
-@router.delete("/customers/{customer_id}", status_code=204)
-def erase_customer(customer_id: str, request: Request, session: SessionDep) -> Response:
+@router.delete("/customers/{customer_id:path}", status_code=204)
+def erase_customer(customer_id: PathId, request: Request, session: SessionDep) -> Response:
     """Every row about the customer goes at once; a new version is trained without them, so that
     similar products and the next model carry no trace either. Erasing twice, or a customer never
     seen, is not an error."""
-    if len(customer_id) > ID_LENGTH:
-        raise ApiError(422, "invalid_request", f"customer_id: at most {ID_LENGTH} characters")
     deleted = store.erase_customer(session, customer_id=customer_id)
     session.commit()
     log: RecommendationLog = request.app.state.recommendation_log

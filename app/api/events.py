@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.orm import Session
 
 from app import store
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep, WriteScope
 from app.errors import ApiError, describe
 from app.metrics import INGESTED
-from app.schemas import EventBatch, FeedbackEvent, IngestResult, PurchaseEvent, Rejected
+from app.recommendation_log import RECENT_SECONDS, issued_within
+from app.schemas import EventBatch, FeedbackEvent, FeedbackResult, IngestResult, PurchaseEvent, Rejected
 
 router = APIRouter(prefix="/v1/events", tags=["events"], dependencies=[WriteScope])
 
@@ -53,14 +53,9 @@ def _validate(rows: Sequence[Any], model: type[E], settings: Settings) -> tuple[
     return valid, rejected, in_batch_duplicates
 
 
-def ingest(
-    kind: str,
-    batch: EventBatch,
-    model: type[E],
-    add: Callable[[Session, Sequence[E]], int],
-    session: Session,
-    settings: Settings,
-) -> IngestResult:
+def _checked(
+    kind: str, batch: EventBatch, model: type[E], settings: Settings
+) -> tuple[list[E], list[Rejected], int]:
     check_batch_size(len(batch.events), settings, "events")
     valid, rejected, in_batch_duplicates = _validate(batch.events, model, settings)
     INGESTED.labels(kind, "rejected").inc(len(rejected))
@@ -72,23 +67,40 @@ def ingest(
             f"events[{first.index}]: {first.error}",
             rejected=[r.model_dump() for r in rejected],
         )
-    accepted = add(session, valid)
-    session.commit()  # acknowledged only once committed
-    duplicates = len(valid) - accepted + in_batch_duplicates
+    return valid, rejected, in_batch_duplicates
+
+
+def _counted(kind: str, valid: int, accepted: int, in_batch_duplicates: int) -> tuple[int, int]:
+    duplicates = valid - accepted + in_batch_duplicates
     INGESTED.labels(kind, "accepted").inc(accepted)
     INGESTED.labels(kind, "duplicate").inc(duplicates)
-    return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+    return accepted, duplicates
 
 
 @router.post("/purchases")
 def post_purchases(batch: EventBatch, session: SessionDep, settings: SettingsDep) -> IngestResult:
-    return ingest(
-        "purchases", batch, PurchaseEvent, lambda s, ev: store.add_purchases(s, events=ev), session, settings
-    )
+    valid, rejected, in_batch = _checked("purchases", batch, PurchaseEvent, settings)
+    stored = store.add_purchases(session, events=valid)
+    session.commit()  # acknowledged only once committed
+    accepted, duplicates = _counted("purchases", len(valid), stored, in_batch)
+    return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
 
 
 @router.post("/feedback")
-def post_feedback(batch: EventBatch, session: SessionDep, settings: SettingsDep) -> IngestResult:
-    return ingest(
-        "feedback", batch, FeedbackEvent, lambda s, ev: store.add_feedback(s, events=ev), session, settings
+def post_feedback(batch: EventBatch, session: SessionDep, settings: SettingsDep) -> FeedbackResult:
+    """Feedback on an offer nbo did not make is stored too (the offer may come from elsewhere), and
+    counted apart as ``unattributed`` so that a client sending wrong ids sees it."""
+    valid, rejected, in_batch = _checked("feedback", batch, FeedbackEvent, settings)
+    stored = set(store.add_feedback(session, events=valid))
+    session.commit()  # acknowledged only once committed
+    accepted, duplicates = _counted("feedback", len(valid), len(stored), in_batch)
+    new = [e for e in valid if e.event_id in stored]
+    # An answer given within the last minute may still be queued for writing, here or in another
+    # process: its id says when it was issued.
+    asked = {e.recommendation_id for e in new if not issued_within(e.recommendation_id, RECENT_SECONDS)}
+    known = store.known_recommendations(session, asked)
+    unattributed = sum(1 for e in new if e.recommendation_id in asked - known)
+    INGESTED.labels("feedback", "unattributed").inc(unattributed)
+    return FeedbackResult(
+        accepted=accepted, duplicates=duplicates, rejected=rejected, unattributed=unattributed
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
@@ -13,7 +12,7 @@ from app import versions
 from app.deps import AdminScope, SessionDep
 from app.errors import ApiError
 from app.ml import artifact
-from app.schemas import to_naive_utc, utcnow
+from app.schemas import Time, to_naive_utc, utcnow
 from app.serving import Serving
 from app.tables import ModelVersion
 from app.training import Trainer
@@ -24,7 +23,7 @@ router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[AdminScop
 class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: datetime | None = None
+    as_of: Time | None = None
 
 
 def describe(row: ModelVersion) -> dict[str, Any]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from app.api.params import AsOf, PathId
 from app.deps import ReadScope, SessionDep
 from app.errors import ApiError
 from app.history import known_product
@@ -15,11 +15,8 @@ from app.offers import offers_for, similar_to
 from app.recommendation_log import RecommendationLog
 from app.schemas import to_naive_utc, utcnow
 from app.serving import Loaded, Serving
-from app.tables import ID_LENGTH
 
 router = APIRouter(prefix="/v1", tags=["serving"], dependencies=[ReadScope])
-
-PathId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
 
 
 def loaded_model(request: Request) -> Loaded:
@@ -34,13 +31,13 @@ def loaded_model(request: Request) -> Loaded:
 # in PostgreSQL or in SQLite's WAL mode; connecting is bounded by a timeout). Done in the threadpool,
 # the thread hop and the GIL contention between request threads cost more than the work itself
 # (measured with bench/serve.py: 0.43 of /healthz's throughput through a one-thread pool, 0.5 here).
-@router.get("/customers/{customer_id}/offers")
+@router.get("/customers/{customer_id:path}/offers")
 async def get_offers(
     request: Request,
     customer_id: PathId,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     exclude_purchased: bool = False,
-    as_of: datetime | None = None,
+    as_of: AsOf = None,
     strategy: Literal["auto", "refill"] = "auto",
 ) -> Response:
     if strategy == "refill" and exclude_purchased:
@@ -73,7 +70,7 @@ async def get_offers(
     return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json")
 
 
-@router.get("/products/{product_id}/similar")
+@router.get("/products/{product_id:path}/similar")
 def get_similar(
     request: Request,
     session: SessionDep,

@@ -63,3 +63,25 @@ def test_each_key_has_its_own_rate_limit(settings: Settings) -> None:
         assert c.get(READ, headers=bearer("k-ops")).status_code == 404  # another key: its own bucket
         time.sleep(1.05)
         assert c.get(READ, headers=bearer("k-shop")).status_code == 404
+
+
+def test_no_valid_key_is_401_before_the_body_is_read(keyed: TestClient) -> None:
+    for body in (b"{not json", b"x" * 5_000_000):
+        for headers in ({}, bearer("nope")):
+            r = keyed.post(
+                "/v1/events/purchases", content=body, headers={**headers, "content-type": "application/json"}
+            )
+            assert r.status_code == 401, (len(body), headers, r.text)
+            assert r.json()["error"]["code"] == "unauthorized"
+    headers = {**bearer("k-shop"), "content-type": "application/json"}
+    r = keyed.post("/v1/events/purchases", content=b"{not json", headers=headers)
+    assert r.status_code == 400  # a valid key: the body is read, and found malformed
+
+
+def test_the_audience_export_needs_admin(keyed: TestClient) -> None:
+    for key in ("k-read", "k-shop"):
+        r = keyed.get("/v1/customers", headers=bearer(key))
+        assert r.status_code == 403, key
+        assert "'admin'" in r.json()["error"]["message"]
+    assert keyed.get("/v1/customers", headers=bearer("k-ops")).status_code in (200, 503)
+    assert keyed.get("/v1/segments", headers=bearer("k-read")).status_code in (200, 503)

@@ -184,7 +184,7 @@ def test_feedback_ingest(client: TestClient, session: Session) -> None:
     stored = session.scalars(select(Feedback).where(Feedback.event_id == "f0")).one()
     assert stored.occurred_at.isoformat() == "2011-11-09T11:00:00"
     again = client.post("/v1/events/feedback", json={"events": events[:4]})
-    assert again.json() == {"accepted": 0, "duplicates": 4, "rejected": []}
+    assert again.json() == {"accepted": 0, "duplicates": 4, "rejected": [], "unattributed": 0}
 
 
 def test_concurrent_duplicate_batches_store_each_event_once(committed_client: TestClient) -> None:
