@@ -66,12 +66,19 @@ def train_now(settings: Settings, console: Console, as_of: datetime) -> str:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     try:
-        abandon_stale_trainings(factory, settings.training_timeout_seconds)
+        abandon_stale_trainings(factory, settings.training_timeout_seconds, settings.models_dir)
         with factory() as session:
             row = versions.create(session, as_of=as_of)
             session.commit()
         started = time.perf_counter()
-        run_job(factory, settings.models_dir, settings.train, row.version, row.as_of)
+        run_job(
+            factory,
+            settings.models_dir,
+            settings.train,
+            row.version,
+            row.as_of,
+            lease_seconds=settings.training_lease_seconds,
+        )
         with factory() as session:
             done = versions.get(session, version=row.version)
             assert done is not None

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
 
     # A version still training after this long was left by a stopped process: marked failed at start.
     training_timeout_seconds: float = 3600.0
+    # A running job renews its claim every third of this; one not renewed this long is taken over.
+    training_lease_seconds: float = 30.0
 
     # How often a serving process checks which model version is active.
     model_poll_seconds: float = 2.0

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.api_keys:
             log.warning("NBO_API_KEYS is empty: the service runs open, without authentication")
-        abandon_stale_trainings(factory, settings.training_timeout_seconds)
+        abandon_stale_trainings(factory, settings.training_timeout_seconds, settings.models_dir)
         app.state.serving.start()
         app.state.recommendation_log.start()
         # What is loaded by now (modules, the model) lives as long as the worker: left to the cyclic
@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.recommendation_log = RecommendationLog(engine)
     app.state.snapshot_reader = SnapshotReader(engine)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-    app.state.trainer = Trainer(factory, settings.models_dir, settings.train)
+    app.state.trainer = Trainer(
+        factory, settings.models_dir, settings.train, app.state.serving, settings.training_lease_seconds
+    )
 
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

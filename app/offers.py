@@ -83,20 +83,49 @@ async def offers_for(
             model, customer, limit, exclude_purchased=exclude_purchased, banned=banned, country=snap.country
         )
     ids = model.product_ids
+    answer = [
+        {
+            "product_id": ids[o.product],
+            "score": round(o.score, 6),
+            "reason": {"type": o.reason, "because": [ids[b] for b in o.because]},
+        }
+        for o in offers
+    ]
+    if len(answer) < limit:
+        bought = {ids[c] for c in customer.product.tolist()} | {r[0] for r in snap.lines if r[1] > 0}
+        skip = set(snap.inactive) | {str(a["product_id"]) for a in answer}
+        if exclude_purchased:
+            skip |= bought
+        answer += fill_offers(loaded.fill, skip, limit - len(answer), [o.score for o in offers])
     return {
         "recommendation_id": new_recommendation_id(),
         "customer_id": customer_id,
         "model_version": loaded.version,
         "strategy": chosen,
-        "offers": [
-            {
-                "product_id": ids[o.product],
-                "score": round(o.score, 6),
-                "reason": {"type": o.reason, "because": [ids[b] for b in o.because]},
-            }
-            for o in offers
-        ],
+        "offers": answer,
     }
+
+
+def fill_offers(
+    popular: tuple[str, ...], skip: set[str], n: int, scores: list[float]
+) -> list[dict[str, object]]:
+    """The store's most bought products, after (and scored below) what the version offered: a
+    version that knows few products still fills the list."""
+    floor = min(scores, default=1.0)
+    out: list[dict[str, object]] = []
+    for product_id in popular:
+        if len(out) >= n:
+            break
+        if product_id in skip:
+            continue
+        out.append(
+            {
+                "product_id": product_id,
+                "score": round(floor * 0.5 / (len(out) + 1), 6),
+                "reason": {"type": "popular", "because": []},
+            }
+        )
+    return out
 
 
 def similar_to(session: Session, loaded: Loaded, *, product_id: str, limit: int) -> list[dict[str, object]]:

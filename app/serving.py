@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from app.ml.ids import IdMap
 from app.ml.matrix import EMPTY
 from app.ml.model import Model
 from app.ml.neighbours import needed_in_training
-from app.tables import Purchase
+from app.tables import ModelVersion, Purchase
 
 log = logging.getLogger("nbo.serving")
 
@@ -45,10 +47,13 @@ class Loaded:
     forecast: Forecast | None = None  # the customers' purchase timing, fitted with the version
     trained_at: float | None = None  # when the version finished training (epoch seconds)
     begun_day: float = float("inf")  # when the version began training, in days: it knows no one seen later
+    # The store's most bought products, best first: what fills an offers list the version leaves short
+    # (a version trained on few products, or products first sold after it).
+    fill: tuple[str, ...] = ()
 
 
-def popularity_model(session: Session) -> Model:
-    """Before any version is trained: the products most customers bought, straight from the store."""
+def store_popular(session: Session) -> list[tuple[str, float]]:
+    """The products most customers bought, straight from the store, with their buyer counts."""
     rows = session.execute(
         select(Purchase.product_id, func.count(func.distinct(Purchase.customer_id)).label("buyers"))
         .where(Purchase.quantity > 0)
@@ -56,17 +61,31 @@ def popularity_model(session: Session) -> Model:
         .order_by(func.count(func.distinct(Purchase.customer_id)).desc(), Purchase.product_id)
         .limit(FALLBACK_SIZE)
     ).all()
-    ids = [r[0] for r in rows]
+    return [(r[0], float(r[1])) for r in rows]
+
+
+def store_mark(session: Session) -> tuple[int | None, int]:
+    """Changes whenever purchases are added or deleted."""
+    row = session.execute(select(func.max(Purchase.id), func.count()).select_from(Purchase)).one()
+    return row[0], int(row[1])
+
+
+def popularity_model(popular: list[tuple[str, float]]) -> Model:
+    """Before any version is trained: the store's popularity."""
+    ids = [p for p, _ in popular]
     return Model(
         config=TrainConfig(algorithm="item_knn"),
         product_ids=ids,
         item_factors=None,
         gram=None,
         neighbours=sp.csr_matrix((len(ids), len(ids)), dtype=np.float32),
-        popularity=np.array([float(r[1]) for r in rows]),
+        popularity=np.array([b for _, b in popular]),
         # No trained customer: every request reads the customer's whole history.
         customers=CustomerSums(IdMap([]), EMPTY, 0.0, 0.0),
     )
+
+
+FILL_REFRESH_SECONDS = 60.0  # under a trained version: the group-by reads every purchase
 
 
 class Serving:
@@ -78,6 +97,8 @@ class Serving:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reported: str | None = None
+        self._mark: tuple[int | None, int] | None = None  # the store as the fill last saw it
+        self._filled_at = 0.0
 
     def describe(self) -> str:
         current = self.current
@@ -86,37 +107,84 @@ class Serving:
         return current.version or "popularity-fallback"
 
     def sync(self) -> None:
-        """Load the active version if it is not the one served (or the fallback if none is active)."""
+        """Load the active version if it is not the one served (or the fallback if none is active),
+        and keep the store's popularity current."""
         with self._lock:
             with self.factory() as session:
                 active = versions.active(session)
                 wanted = active.version if active is not None else None
-                finished = active.finished_at if active is not None else None
-                begun = to_day(active.created_at) if active is not None else float("inf")
                 current = self.current
-                if current is not None and current.version == wanted:
-                    return
-                if wanted is None:
-                    if current is None or time.monotonic() - current.loaded_at > 60:
-                        self.current = Loaded(None, popularity_model(session), time.monotonic())
+                if wanted is None or (current is not None and current.version == wanted):
+                    self._refresh_fill(session, trained=wanted is not None)
                     return
             if wanted in self.refused:
                 return
             try:
-                model, meta = artifact.load(self.models_dir / wanted)
+                self.current = self._load(wanted, active)
             except artifact.ArtifactError as exc:
                 self.refused[wanted] = str(exc)
                 log.error("refusing version %s, still serving %s: %s", wanted, self.describe(), exc)
                 if self.current is None:
                     with self.factory() as session:
-                        self.current = Loaded(None, popularity_model(session), time.monotonic())
+                        self._refresh_fill(session, trained=False, force=True)
                 return
-            if not needed_in_training(model.config):
-                model.prepare_co_purchase()  # here, not on the first /similar request
-            forecast = Forecast.from_dict(meta["forecast"]) if meta.get("forecast") else None
-            trained_at = finished.replace(tzinfo=UTC).timestamp() if finished is not None else None
-            self.current = Loaded(wanted, model, time.monotonic(), forecast, trained_at, begun)
             log.info("now serving version %s", wanted)
+
+    def purchases_changed(self) -> None:
+        """Purchases were stored by this process: before any version is trained, the popularity it
+        serves follows at once (other processes on their next poll)."""
+        current = self.current
+        if current is not None and current.version is not None:
+            return
+        with self._lock, self.factory() as session:
+            if self.current is None or self.current.version is None:
+                self._refresh_fill(session, trained=False)
+
+    def _refresh_fill(self, session: Session, *, trained: bool, force: bool = False) -> None:
+        mark = store_mark(session)
+        current = self.current
+        due = not trained or time.monotonic() - self._filled_at > FILL_REFRESH_SECONDS
+        if current is not None and not force and (mark == self._mark or not due):
+            return
+        popular = store_popular(session)
+        self._mark, self._filled_at = mark, time.monotonic()
+        fill = tuple(p for p, _ in popular)
+        if current is not None and current.version is not None:
+            self.current = replace(current, fill=fill)
+        else:
+            self.current = Loaded(None, popularity_model(popular), time.monotonic(), fill=fill)
+
+    def _load(self, version: str, row: ModelVersion | None = None) -> Loaded:
+        """Read and verify ``version`` from disk (raises ArtifactError)."""
+        if row is None:
+            with self.factory() as session:
+                row = versions.get(session, version=version)
+        model, meta = artifact.load(self.models_dir / version)
+        if not needed_in_training(model.config):
+            model.prepare_co_purchase()  # here, not on the first /similar request
+        forecast = Forecast.from_dict(meta["forecast"]) if meta.get("forecast") else None
+        finished = row.finished_at if row is not None else None
+        trained_at = finished.replace(tzinfo=UTC).timestamp() if finished is not None else None
+        begun = to_day(row.created_at) if row is not None else float("inf")
+        current = self.current
+        fill = current.fill if current is not None else ()
+        return Loaded(version, model, time.monotonic(), forecast, trained_at, begun, fill)
+
+    @contextmanager
+    def serving_first(self, version: str) -> Iterator[None]:
+        """Load ``version`` and serve it, then run the caller's block (which records it active): a
+        process never reports a version active that it does not serve yet. Should the block fail,
+        the version served before comes back. Raises ArtifactError before the block runs."""
+        with self._lock:
+            loaded = self._load(version)
+            previous, self.current = self.current, loaded
+            self.refused.pop(version, None)
+            try:
+                yield
+            except BaseException:
+                self.current = previous
+                raise
+        log.info("now serving version %s", version)
 
     def report(self) -> None:
         """Tell the metrics which version this process serves and how old it is."""

@@ -22,7 +22,7 @@ from sqlalchemy.sql.expression import bindparam
 from app.history import epoch_days
 from app.tables import Customer, Product, Purchase
 
-HistoryRow = tuple[str, int, float, float, str | None]  # product_id, quantity, unit_price, day, order_id
+HistoryRow = tuple[str, float, float, float, str | None]  # product_id, quantity, unit_price, day, order_id
 
 
 @dataclass

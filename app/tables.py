@@ -171,3 +171,4 @@ class ModelVersion(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(String(2000))
     running: Mapped[bool | None] = mapped_column(Boolean)  # True while its job runs, else NULL
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)  # renewed while its job runs

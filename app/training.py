@@ -9,6 +9,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,11 @@ from app.ml.matrix import Lines
 from app.ml.model import Model, fit
 from app.ml.rank import popular_order, recommend
 from app.schemas import utcnow
+from app.serving import Serving
 
 log = logging.getLogger("nbo.training")
+
+LEASE_SECONDS = 30.0  # NBO_TRAINING_LEASE_SECONDS
 
 
 def fingerprint(data: Dataset) -> str:
@@ -83,10 +87,24 @@ def evaluate_config(data: Dataset, split: Split, config: TrainConfig) -> dict[st
     return evaluate(split, model_ranker(model, data), k=config.eval_k)
 
 
+def evaluated_customers(metrics: dict[str, Any]) -> int:
+    """How many customers a version's evaluation scored (0: it had nothing to compare)."""
+    evaluation = metrics.get("evaluation", {})
+    return sum(int(r.get("customers", 0)) for r in evaluation.values() if isinstance(r, dict))
+
+
 def train(
-    data: Dataset, as_of: datetime, config: TrainConfig, active_config: TrainConfig | None
+    data: Dataset,
+    as_of: datetime,
+    config: TrainConfig,
+    active_config: TrainConfig | None,
+    active_evaluated: int = 0,
 ) -> tuple[Model, dict[str, Any], Forecast | None]:
-    """Evaluate ``config`` on the window before ``as_of``, decide the gate, then fit on everything."""
+    """Evaluate ``config`` on the window before ``as_of``, decide the gate, then fit on everything.
+
+    ``active_evaluated`` is how many customers the active version's own evaluation scored: a
+    candidate that scores none (an ``as_of`` before the data, a store of one purchase) never
+    replaces a version that was measured."""
     started = time.perf_counter()
     as_of_day = to_day(as_of)
     clock = data.clock(as_of_day)
@@ -97,10 +115,17 @@ def train(
     evaluated = sum(int(r["customers"]) for r in result.values())
 
     gate: dict[str, Any] = {"candidate_score": gate_score(result)}
-    if active_config is None:
+    if len(data.customer) == 0:
+        gate.update(passed=False, reason="no purchase before as_of: left inactive")
+    elif active_config is None:
         gate.update(passed=True, reason="no active version")
+    elif evaluated == 0 and active_evaluated > 0:
+        gate.update(
+            passed=False,
+            reason="no customer in the evaluation window, where the active version's had some: left inactive",
+        )
     elif evaluated == 0:
-        gate.update(passed=True, reason="no customer in the evaluation window: nothing to compare")
+        gate.update(passed=True, reason="no customer in this or the active evaluation: nothing to compare")
     elif active_config == config:
         gate.update(
             passed=True, active_score=gate_score(result), reason="same settings as the active version"
@@ -141,8 +166,11 @@ def train(
 INTERRUPTED = "interrupted: the service stopped before training finished; train again"
 
 
-def abandon_stale_trainings(factory: sessionmaker[Session], timeout_seconds: float) -> None:
-    """Versions training for longer than the timeout were left by a process that stopped."""
+def abandon_stale_trainings(
+    factory: sessionmaker[Session], timeout_seconds: float, models_dir: Path | None = None
+) -> None:
+    """Versions training for longer than the timeout were left by a process that stopped; the
+    folders half-written by killed jobs go too."""
     try:
         with factory() as session:
             n = versions.fail_unfinished(
@@ -156,6 +184,8 @@ def abandon_stale_trainings(factory: sessionmaker[Session], timeout_seconds: flo
         return
     if n:
         log.warning("marked %d abandoned training job(s) failed", n)
+    if models_dir is not None:
+        clean_partial(factory, models_dir)
 
 
 class Trainer:
@@ -166,8 +196,17 @@ class Trainer:
     finishes afterwards does not record itself: a stopped service leaves no version training.
     """
 
-    def __init__(self, factory: sessionmaker[Session], models_dir: Any, config: TrainConfig) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        models_dir: Any,
+        config: TrainConfig,
+        serving: Serving | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
         self.factory, self.models_dir, self.config = factory, models_dir, config
+        self.lease_seconds = lease_seconds
+        self.serving = serving  # the process's serving, which a version this job activates joins first
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbo-train")
         self.stopping = threading.Event()
         self._pending: set[str] = set()
@@ -180,7 +219,16 @@ class Trainer:
 
     def _run(self, version: str, as_of: datetime) -> None:
         try:
-            run_job(self.factory, self.models_dir, self.config, version, as_of, stopping=self.stopping)
+            run_job(
+                self.factory,
+                self.models_dir,
+                self.config,
+                version,
+                as_of,
+                stopping=self.stopping,
+                serving=self.serving,
+                lease_seconds=self.lease_seconds,
+            )
         finally:
             with self._lock:
                 self._pending.discard(version)
@@ -213,16 +261,36 @@ class Trainer:
 CLAIM_POLL_SECONDS = 1.0
 
 
+def clean_partial(factory: sessionmaker[Session], models_dir: Path) -> None:
+    """Remove what killed jobs left half-written, keeping the folders of jobs still training."""
+    with factory() as session:
+        keep = versions.training(session)
+    removed = artifact.remove_partial(models_dir, keep)
+    if removed:
+        log.warning("removed %d partial version folder(s) left by killed jobs", len(removed))
+
+
 def wait_for_turn(
-    factory: sessionmaker[Session], version: str, stopping: threading.Event | None = None
+    factory: sessionmaker[Session],
+    version: str,
+    stopping: threading.Event | None = None,
+    *,
+    lease_seconds: float = LEASE_SECONDS,
+    models_dir: Path | None = None,
 ) -> bool:
     """Wait until ``version``'s job holds the one running-job claim; False when it is not to run
-    (the service is stopping, or the version failed meanwhile)."""
+    (the service is stopping, or the version failed meanwhile). A claim its job stopped renewing
+    is taken over."""
     waiting = False
     while True:
         with factory() as session:
+            lapsed = versions.take_over_lapsed(session, lease_seconds=lease_seconds)
             outcome = versions.claim(session, version=version)
             session.commit()
+        if lapsed:
+            log.warning("took over the training claim of %s, not renewed for %g s", lapsed, lease_seconds)
+            if models_dir is not None:
+                clean_partial(factory, models_dir)
         if outcome != "busy":
             return outcome == "claimed"
         if not waiting:
@@ -241,22 +309,27 @@ def run_job(
     version: str,
     as_of: datetime,
     stopping: threading.Event | None = None,
+    serving: Serving | None = None,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> None:
     """Train ``version`` (already recorded as training) and record the outcome; never raises. Once
     ``stopping`` is set the outcome is not recorded (the version was marked failed at shutdown)."""
     try:
-        if not wait_for_turn(factory, version, stopping):
+        if not wait_for_turn(factory, version, stopping, lease_seconds=lease_seconds, models_dir=models_dir):
             return
     except SQLAlchemyError:  # the store is away: the version is failed as abandoned at a later start
         log.exception("training %s could not start", version)
         return
     started = time.perf_counter()
+    heartbeat = Heartbeat(factory, version, lease_seconds / 3)
+    heartbeat.start()
     try:
         with factory() as session:
             data = columns_for(session).dataset(session, before=as_of)
             current = versions.active(session)
             active_config = TrainConfig.from_dict(current.metrics.get("config", {})) if current else None
-        model, metrics, forecast = train(data, as_of, config, active_config)
+            active_evaluated = evaluated_customers(current.metrics or {}) if current else 0
+        model, metrics, forecast = train(data, as_of, config, active_config, active_evaluated)
         metrics["config"] = config.to_dict()
         metrics["fingerprint"] = fingerprint(data)
         meta = {
@@ -273,6 +346,9 @@ def run_job(
             recorded = versions.finish(session, version=version, status="ready", metrics=metrics)
             if recorded and metrics["gate"]["passed"]:
                 versions.activate(session, version=version)
+                if serving is not None:  # served here before anyone reads it is active
+                    with serving.serving_first(version):
+                        session.commit()
             session.commit()
         if not recorded:  # failed meanwhile (shutdown, or abandoned by a later start): keep it failed
             shutil.rmtree(models_dir / version, ignore_errors=True)
@@ -289,4 +365,35 @@ def run_job(
             )
             session.commit()
     finally:
+        heartbeat.stop()
         TRAINING_SECONDS.observe(time.perf_counter() - started)
+
+
+class Heartbeat:
+    """Renews a running job's claim every ``every`` seconds, from a thread of its own: a fit that
+    holds the GIL for a while delays it, a killed process stops it."""
+
+    def __init__(self, factory: sessionmaker[Session], version: str, every: float) -> None:
+        self.factory, self.version, self.every = factory, version, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"nbo-lease-{version}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                with self.factory() as session:
+                    held = versions.renew(session, version=self.version)
+                    session.commit()
+            except SQLAlchemyError:  # the store is away: try again; the lease says how long it may be
+                log.warning("could not renew the training claim of %s", self.version)
+                continue
+            if not held:
+                log.warning("version %s lost its training claim (taken over as lapsed)", self.version)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,28 @@ def create(session: Session, *, as_of: datetime) -> ModelVersion:
     return row
 
 
+LAPSED = "failed: its job stopped renewing the training claim (the process was killed or hung)"
+
+
+def take_over_lapsed(session: Session, *, lease_seconds: float) -> list[str]:
+    """Fail the job holding the claim if it has not renewed it within ``lease_seconds``, which frees
+    the claim; returns the versions so failed."""
+    cutoff = utcnow() - timedelta(seconds=lease_seconds)
+    renewed = func.coalesce(ModelVersion.heartbeat_at, ModelVersion.created_at)
+    lapsed = list(
+        session.scalars(
+            select(ModelVersion.version).where(ModelVersion.running.is_not(None), renewed < cutoff)
+        )
+    )
+    if lapsed:
+        session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.version.in_(lapsed), ModelVersion.running.is_not(None), renewed < cutoff)
+            .values(status="failed", error=LAPSED, finished_at=utcnow(), running=None)
+        )
+    return lapsed
+
+
 def claim(session: Session, *, version: str) -> str:
     """Take the one running-job claim for ``version``: "claimed"; "busy" while another job holds
     it (in any process); "gone" when the version is no longer training (failed meanwhile)."""
@@ -36,11 +58,25 @@ def claim(session: Session, *, version: str) -> str:
             result = session.execute(
                 update(ModelVersion)
                 .where(ModelVersion.version == version, ModelVersion.status == "training")
-                .values(running=True)
+                .values(running=True, heartbeat_at=utcnow())
             )
     except IntegrityError:
         return "busy"
     return "claimed" if result.rowcount else "gone"  # type: ignore[attr-defined]
+
+
+def renew(session: Session, *, version: str) -> bool:
+    """Renew ``version``'s claim; False when it no longer holds it (taken over as lapsed)."""
+    result = session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.version == version, ModelVersion.running.is_not(None))
+        .values(heartbeat_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def training(session: Session) -> set[str]:
+    return set(session.scalars(select(ModelVersion.version).where(ModelVersion.status == "training")))
 
 
 def get(session: Session, *, version: str) -> ModelVersion | None:

@@ -147,3 +147,51 @@ def test_a_job_failed_while_it_trained_stays_failed(
 def test_a_retrain_the_store_cannot_start_is_logged_not_raised(settings: Settings, tmp_path: Path) -> None:
     away = make_session_factory(make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none"))
     assert Trainer(away, tmp_path, settings.train).retrain() is None
+
+
+def test_a_killed_jobs_claim_is_taken_over_after_its_lease(
+    committed_engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    leased = settings.model_copy(update={"training_lease_seconds": 2.0, "models_dir": tmp_path})
+    with Session(committed_engine) as s:  # a job killed mid-way: it holds the claim, renews nothing
+        dead = versions.create(s, as_of=utcnow()).version
+        assert versions.claim(s, version=dead) == "claimed"
+        s.get_one(ModelVersion, dead).heartbeat_at = utcnow() - timedelta(seconds=10)
+        s.commit()
+    partial = tmp_path / f".{dead}.k1ll3d"  # what it was saving
+    partial.mkdir(parents=True)
+    (partial / "arrays.npz").write_bytes(b"half")
+    with TestClient(create_app(leased)) as client:
+        ingest(client, shop_events())
+        r = client.post("/v1/models", json={})
+        mine = r.json()["version"]
+        deadline = time.monotonic() + 60
+        while status(committed_engine, mine)[0] == "training":
+            assert time.monotonic() < deadline, "still waiting for a dead job's claim"
+            time.sleep(0.1)
+    assert status(committed_engine, mine) == ("ready", None)
+    assert status(committed_engine, dead) == ("failed", versions.LAPSED)
+    assert not partial.exists()
+
+
+def test_a_running_job_renews_its_claim(committed_engine: Engine, shop: sessionmaker[Session]) -> None:
+    from app.training import Heartbeat
+
+    name = new_version(shop)
+    with shop() as s:
+        assert versions.claim(s, version=name) == "claimed"
+        s.commit()
+    beat = Heartbeat(shop, name, every=0.2)
+    beat.start()
+    try:
+        time.sleep(1.5)
+        with shop() as s:
+            assert versions.take_over_lapsed(s, lease_seconds=1.0) == []  # alive: kept
+            s.commit()
+    finally:
+        beat.stop()
+    time.sleep(1.2)
+    with shop() as s:
+        assert versions.take_over_lapsed(s, lease_seconds=1.0) == [name]  # stopped renewing
+        s.commit()
+    assert status(committed_engine, name) == ("failed", versions.LAPSED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from app import store
@@ -15,6 +15,7 @@ from app.errors import ApiError, describe
 from app.metrics import INGESTED
 from app.recommendation_log import RECENT_SECONDS, issued_within
 from app.schemas import EventBatch, FeedbackEvent, FeedbackResult, IngestResult, PurchaseEvent, Rejected
+from app.serving import Serving
 
 router = APIRouter(prefix="/v1/events", tags=["events"], dependencies=[WriteScope])
 
@@ -78,10 +79,15 @@ def _counted(kind: str, valid: int, accepted: int, in_batch_duplicates: int) -> 
 
 
 @router.post("/purchases")
-def post_purchases(batch: EventBatch, session: SessionDep, settings: SettingsDep) -> IngestResult:
+def post_purchases(
+    request: Request, batch: EventBatch, session: SessionDep, settings: SettingsDep
+) -> IngestResult:
     valid, rejected, in_batch = _checked("purchases", batch, PurchaseEvent, settings)
     stored = store.add_purchases(session, events=valid)
     session.commit()  # acknowledged only once committed
+    if stored:
+        serving: Serving = request.app.state.serving
+        serving.purchases_changed()
     accepted, duplicates = _counted("purchases", len(valid), stored, in_batch)
     return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
 

@@ -78,17 +78,17 @@ def activate(version: str, request: Request, session: SessionDep) -> dict[str, A
             409, "not_ready", f"version: {version} is {row.status}, only a ready version can be active"
         )
     serving: Serving = request.app.state.serving
-    try:
-        artifact.verify(serving.models_dir / version)
-    except artifact.ArtifactError as exc:
-        raise ApiError(409, "artifact_invalid", f"version: {exc}") from exc
     # The write gets a transaction of its own: on SQLite a transaction that has read cannot take the
     # write lock once another connection has written since (the recommendation writer does, often);
     # it fails at once instead of waiting.
     session.commit()
-    versions.activate(session, version=version)
-    session.commit()
-    serving.refused.pop(version, None)
-    serving.sync()  # this process at once; the others on their next poll
+    try:
+        # This process serves the version before the answer says it is active; the others follow
+        # on their next poll.
+        with serving.serving_first(version):
+            versions.activate(session, version=version)
+            session.commit()
+    except artifact.ArtifactError as exc:
+        raise ApiError(409, "artifact_invalid", f"version: {exc}") from exc
     session.refresh(row)
     return describe(row)

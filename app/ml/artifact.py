@@ -86,6 +86,20 @@ def save(model: Model, folder: Path, meta: dict[str, Any]) -> str:
     return checksum
 
 
+def remove_partial(models_dir: Path, keep: set[str]) -> list[str]:
+    """Remove the temporary folders that jobs killed while saving left behind (``.{version}.*``),
+    except those of the versions in ``keep`` (still being written); returns the folders removed."""
+    removed: list[str] = []
+    if not models_dir.is_dir():
+        return removed
+    for path in models_dir.iterdir():
+        version = path.name[1:].partition(".")[0]
+        if path.name.startswith(".") and path.is_dir() and version not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
+
+
 def verify(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
