@@ -37,10 +37,11 @@ class Audience:
 
 
 def audience(
-    session: Session, loaded: Loaded, *, as_of: datetime, rule: Audience, limit: int, after: str | None
+    session: Session, loaded: Loaded, *, as_of: datetime | None, rule: Audience, limit: int, after: str | None
 ) -> dict[str, Any]:
     """Up to ``limit`` matching customers with ids after ``after``, and the cursor for the next page."""
     base = customer_base(session, loaded, as_of)
+    as_of = base.as_of
     due = None
     if rule.due_within_days is not None:  # who has a refill due in that window
         due = np.zeros(len(base.data.customers), dtype=bool)

@@ -9,6 +9,7 @@ kept for the last few (store state, moment) pairs.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from app.ml.dataset import Dataset, from_day, to_day
 from app.ml.forecast import HORIZON, fit_forecast
 from app.ml.matrix import Lines
 from app.ml.moment import SEGMENTS, Activity, Rfm, activity, pareto, rfm, segments
+from app.schemas import utcnow
 from app.serving import Loaded
 from app.tables import Customer, Purchase
 
@@ -54,12 +56,38 @@ _LOCK = threading.Lock()
 _KEEP = 4
 
 
-def customer_base(session: Session, loaded: Loaded, as_of: datetime) -> Base:
-    forecast = loaded.forecast
+# A call without as_of is for now, which moves with every request: its base is computed once and
+# reused until the store's purchases change (seen at most a second late) or NOW_MAX_AGE_SECONDS pass.
+NOW_MAX_AGE_SECONDS = 60.0
+_NOW: dict[tuple[Any, ...], tuple[Any, float, Base]] = {}  # (url, version) -> (mark, when, base)
+_NOW_LOCK = threading.Lock()
+
+
+def customer_base(session: Session, loaded: Loaded, as_of: datetime | None) -> Base:
+    """The customer base as of ``as_of``, or as of now (a moment at most a minute old) for None."""
     columns = columns_for(session)
     # Profiles and segments may be a second behind the store (offers never are): a burst of profile
     # requests then costs one check of the copy, not one each.
     mark = columns.refresh(session, max_age_seconds=1.0)
+    if as_of is not None:
+        return _base(session, loaded, as_of, mark)
+    key = (str(session.get_bind().engine.url), loaded.version)
+    # One request computes it while the others wait for it, rather than each computing its own.
+    with _NOW_LOCK:
+        cached = _NOW.get(key)
+        now = time.monotonic()
+        if cached is not None:
+            seen, when, base = cached
+            if seen == mark and now - when < NOW_MAX_AGE_SECONDS:
+                return base
+        base = _base(session, loaded, utcnow(), mark, remember=False)
+        _NOW[key] = (mark, now, base)
+        return base
+
+
+def _base(session: Session, loaded: Loaded, as_of: datetime, mark: Any, remember: bool = True) -> Base:
+    forecast = loaded.forecast
+    columns = columns_for(session)
     key = (str(session.get_bind().engine.url), mark, as_of, loaded.version)
     with _LOCK:
         if key in _CACHE:
@@ -87,6 +115,8 @@ def customer_base(session: Session, loaded: Loaded, as_of: datetime) -> Base:
             [loaded.model.product_index.get(pid, -1) for pid in data.products.ids], dtype=np.int64
         ),
     )
+    if not remember:
+        return base
     with _LOCK:
         _CACHE[key] = base
         while len(_CACHE) > _KEEP:
@@ -106,12 +136,15 @@ def _ago(as_of: datetime, days: float) -> datetime:
     return from_day(to_day(as_of) - float(days))
 
 
-def profile(session: Session, loaded: Loaded, *, customer_id: str, as_of: datetime) -> dict[str, Any] | None:
-    """The customer's profile as of ``as_of``; None when the store knows nothing of them."""
+def profile(
+    session: Session, loaded: Loaded, *, customer_id: str, as_of: datetime | None
+) -> dict[str, Any] | None:
+    """The customer's profile as of ``as_of`` (None: now); None when the store knows nothing of them."""
     customer = session.get(Customer, customer_id)
     base = customer_base(session, loaded, as_of)
+    as_of = base.as_of
     code = base.data.customers.get(customer_id)
-    if code is None and customer is None:
+    if customer is None:  # never seen, or erased (a base a second old may still hold them)
         return None
     channel = customer.preferred_channel if customer is not None else None
     if code is None or base.act.orders[code] == 0:  # known, but no order before as_of
@@ -219,11 +252,12 @@ def due_products(base: Base, loaded: Loaded, code: int, limit: int = 10) -> list
     ]
 
 
-def segment_summary(session: Session, loaded: Loaded, *, as_of: datetime) -> dict[str, Any]:
+def segment_summary(session: Session, loaded: Loaded, *, as_of: datetime | None) -> dict[str, Any]:
     """Customers, revenue and shares per segment, and the Pareto view of revenue, as of ``as_of``.
 
     Prospects are the customers in the store who have never bought anything."""
     base = customer_base(session, loaded, as_of)
+    as_of = base.as_of
     buyers = base.act.buyers
     never = session.scalar(
         select(func.count())

@@ -14,7 +14,7 @@ from app.deps import AdminScope, ReadScope, SessionDep
 from app.errors import ApiError
 from app.ml.moment import SEGMENTS
 from app.profiles import profile, segment_summary
-from app.schemas import no_nul, to_naive_utc, utcnow
+from app.schemas import no_nul
 from app.tables import ID_LENGTH
 
 router = APIRouter(prefix="/v1", tags=["customers"])
@@ -30,8 +30,7 @@ def get_profile(
     customer_id: PathId,
     as_of: AsOf = None,
 ) -> dict[str, Any]:
-    moment = to_naive_utc(as_of) if as_of is not None else utcnow()
-    found = profile(session, loaded_model(request), customer_id=customer_id, as_of=moment)
+    found = profile(session, loaded_model(request), customer_id=customer_id, as_of=as_of)
     if found is None:
         raise ApiError(404, "not_found", f"customer_id: no data about {customer_id!r}")
     return found
@@ -39,8 +38,7 @@ def get_profile(
 
 @read.get("/segments")
 def get_segments(request: Request, session: SessionDep, as_of: AsOf = None) -> dict[str, Any]:
-    moment = to_naive_utc(as_of) if as_of is not None else utcnow()
-    return segment_summary(session, loaded_model(request), as_of=moment)
+    return segment_summary(session, loaded_model(request), as_of=as_of)
 
 
 def _one_of(field: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -80,8 +78,7 @@ def list_customers(
         channel=_one_of("channel", channel, CHANNELS),
         consent=_one_of("consent", consent, CONSENTS),
     )
-    moment = to_naive_utc(as_of) if as_of is not None else utcnow()
-    return audience(session, loaded_model(request), as_of=moment, rule=rule, limit=limit, after=after)
+    return audience(session, loaded_model(request), as_of=as_of, rule=rule, limit=limit, after=after)
 
 
 router.include_router(read)

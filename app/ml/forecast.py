@@ -43,6 +43,9 @@ class Forecast:
     mean: list[float]
     scale: list[float]
     features: int = FEATURES  # which feature set the weights are for (see WIDTHS)
+    # The most orders expected of anyone in 30 days: three times what the busiest placed in the 30 days
+    # before the clock. A regression extrapolating far outside what it saw stays within the store's habits.
+    cap: float = float("inf")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,7 @@ class Forecast:
             "mean": self.mean,
             "scale": self.scale,
             "features": self.features,
+            "cap": self.cap,
         }
 
     @classmethod
@@ -61,6 +65,7 @@ class Forecast:
             raw["mean"],
             raw["scale"],
             int(raw.get("features", 1)),
+            float(raw.get("cap", "inf")),
         )
 
     def p_active(self, act: Activity) -> F64:
@@ -73,7 +78,9 @@ class Forecast:
             columns = columns[:, : WIDTHS[self.features]]
         z = (columns - np.array(self.mean)) / np.array(self.scale)
         eta = self.weights[0] + z @ np.array(self.weights[1:])
-        return np.where(act.buyers, np.exp(np.minimum(eta, 50.0)), 0.0)
+        ceiling = min(np.log(self.cap), 50.0) if self.cap > 0 else 0.0
+        expected = np.exp(np.minimum(np.nan_to_num(eta, nan=-50.0), ceiling))
+        return np.where(act.buyers, np.minimum(expected, self.cap), 0.0)
 
 
 def features(bgnbd: BgNbd, act: Activity) -> F64:
@@ -116,23 +123,36 @@ def fit_forecast(
     buyers before them to learn from), the forecast is BG/NBD alone. ``feature_set`` fits an earlier
     set (see WIDTHS), to measure what the later ones add."""
     act_now = activity(lines, n_customers)
-    if int(act_now.buyers.sum()) < MIN_BUYERS:
-        return None
     x, t_x, age = act_now.bgnbd_inputs()
-    now = fit_bgnbd(x[act_now.buyers], t_x[act_now.buyers], age[act_now.buyers])
+    seen = act_now.buyers & (age >= 1.0)  # watched for less than a day: nothing known of timing yet
+    if int(seen.sum()) < MIN_BUYERS:
+        return None
+    now = fit_bgnbd(x[seen], t_x[seen], age[seen])
+    # What each customer ordered in the 30 days up to the clock.
+    window = recent_orders(lines.take(lines.age_days < HORIZON), n_customers)[30]
+    busiest = float(max(window.max(initial=0.0), act_now.recent[30].max(initial=0.0)))
+    cap = 3.0 * max(busiest, 1.0)
     earlier = lines.take(lines.age_days >= HORIZON).aged(-HORIZON)
     act_then = activity(earlier, n_customers)
+    x, t_x, age = act_then.bgnbd_inputs()
     buyers = act_then.buyers
     width = WIDTHS[feature_set]
-    if int(buyers.sum()) < MIN_BUYERS:  # the first column is log E[BG/NBD]
-        return Forecast(now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width, feature_set)
-    x, t_x, age = act_then.bgnbd_inputs()
-    then = fit_bgnbd(x[buyers], t_x[buyers], age[buyers])
-    # What each of them ordered in the 30 days that followed, up to the clock.
-    window = lines.take(lines.age_days < HORIZON)
-    target = recent_orders(window, n_customers)[30][buyers]
+    bgnbd_alone = Forecast(
+        now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width, feature_set, cap
+    )  # the first column is log E[BG/NBD]
+    # The regression learns who comes back from those who did and those who did not: with too few
+    # of either in the window (a clock far after the last purchase, a store a few weeks old) it
+    # would learn nothing true.
+    target = window[buyers]
+    returned = int((target > 0).sum())
+    timed = int((buyers & (age >= 1.0)).sum())
+    if timed < MIN_BUYERS or min(returned, len(target) - returned) < MIN_BUYERS:
+        return bgnbd_alone
+    then = fit_bgnbd(x[buyers & (age >= 1.0)], t_x[buyers & (age >= 1.0)], age[buyers & (age >= 1.0)])
     weights, mean, scale = fit_poisson(features(then, act_then)[buyers, :width], target, l2)
-    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist(), feature_set)
+    if not np.all(np.isfinite(weights)):
+        return bgnbd_alone
+    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist(), feature_set, cap)
 
 
 def fit_poisson(columns: F64, target: F64, l2: float = 1e-3) -> tuple[F64, F64, F64]:

@@ -212,8 +212,15 @@ class Rfm:
     monetary: I64  # 5: spent most
 
 
+# Quintiles rank customers against each other; these hold whatever the others did. A customer whose
+# latest order is older than a year scores the lowest recency, and "new" means a first order lately.
+LAPSED_DAYS = 365.0
+NEW_DAYS = 90.0
+
+
 def rfm(act: Activity) -> Rfm:
-    """RFM scores of the buyers (0 for customers without orders), quintiles over the buyers."""
+    """RFM scores of the buyers (0 for customers without orders), quintiles over the buyers; recency
+    1 for anyone whose latest order is older than LAPSED_DAYS."""
     n = len(act.orders)
     buyers = act.buyers
     scores = [np.zeros(n, dtype=np.int64) for _ in range(3)]
@@ -223,14 +230,15 @@ def rfm(act: Activity) -> Rfm:
         (scores[2], act.monetary, True),
     ):
         out[buyers] = quintiles(values[buyers], better)
+    scores[0][buyers & (np.nan_to_num(act.last_age, nan=np.inf) > LAPSED_DAYS)] = 1
     return Rfm(*scores)
 
 
-def segment(recency: int, frequency: int, orders: float) -> str:
-    """The named segment; the first rule that holds wins."""
+def segment(recency: int, frequency: int, orders: float, first_age: float = 0.0) -> str:
+    """The named segment; the first rule that holds wins. ``first_age``: days since the first order."""
     if orders <= 0:
         return "prospect"
-    if orders == 1 and recency >= 4:
+    if orders == 1 and recency >= 4 and first_age <= NEW_DAYS:
         return "new"
     if recency >= 4 and frequency >= 4:
         return "champions"
@@ -247,8 +255,10 @@ def segment(recency: int, frequency: int, orders: float) -> str:
 
 def segments(act: Activity, scores: Rfm) -> list[str]:
     return [
-        segment(int(r), int(f), float(o))
-        for r, f, o in zip(scores.recency, scores.frequency, act.orders, strict=True)
+        segment(int(r), int(f), float(o), float(a))
+        for r, f, o, a in zip(
+            scores.recency, scores.frequency, act.orders, np.nan_to_num(act.first_age), strict=True
+        )
     ]
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,3 +108,60 @@ def test_segments_and_pareto(shop: TestClient) -> None:
     top = ranked[: round(0.2 * len(ranked))]
     assert body["pareto"]["top_20_percent_revenue_share"] == pytest.approx(sum(top) / sum(ranked), abs=1e-6)
     assert body["pareto"]["curve"][-1]["revenue"] == pytest.approx(1.0)
+
+
+def test_p_active_falls_for_a_single_order_long_ago_and_it_is_not_new(shop: TestClient) -> None:
+    long_ago = MOMENT - timedelta(days=5501)
+    r = shop.post(
+        "/v1/events/purchases", json={"events": [event("old-1", "ancient", "k0-1", 1, long_ago, "old-o1")]}
+    )
+    assert r.json()["accepted"] == 1
+    ancient, solo = profile(shop, "ancient"), profile(shop, "solo")  # one order each: 15 years, 2 weeks ago
+    assert ancient["p_active"] < 0.2 < solo["p_active"] < 1.0, (ancient, solo)
+    assert ancient["segment"] != "new"
+    assert ancient["segment"] == "lost"
+    assert solo["segment"] == "new"
+
+
+def test_forecasts_stay_finite_long_after_the_last_purchase(shop: TestClient) -> None:
+    from app.schemas import utcnow
+
+    now = utcnow() - timedelta(seconds=5)
+    r = shop.post("/v1/events/purchases", json={"events": [event("now-1", "c1", "k0-1", 1, now, "now-o1")]})
+    assert r.json()["accepted"] == 1
+    for customer in ("c1", "c2", "refiller"):
+        r = shop.get(f"/v1/customers/{customer}/profile")  # as of now: years after nearly everything
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert 0.0 <= body["expected_purchases_30d"] < 50.0, body
+        assert 0.0 <= body["p_active"] <= 1.0
+        if body["next_purchase_at"] is not None:
+            assert body["next_purchase_at"] > r.json()["last_purchase_at"]
+
+
+def test_profiles_without_as_of_share_one_base_until_purchases_arrive(
+    shop: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.ml.moment import activity as real
+
+    computed: list[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("app.profiles.activity", counting)
+    customers = [f"c{i}" for i in range(20)]
+    first = [shop.get(f"/v1/customers/{c}/profile").json() for c in customers]
+    assert len(computed) == 1  # "now" moves with each request; the base does not
+    assert [shop.get(f"/v1/customers/{c}/profile").json() for c in customers] == first
+    assert shop.get("/v1/segments").status_code == 200
+    assert len(computed) == 1
+    r = shop.post(
+        "/v1/events/purchases", json={"events": [event("late-1", "c3", "k0-1", 1, MOMENT, "late-o1")]}
+    )
+    assert r.json()["accepted"] == 1
+    time.sleep(1.1)  # profiles may be a second behind the store
+    after = shop.get("/v1/customers/c3/profile").json()
+    assert len(computed) == 2
+    assert after["frequency"] == first[3]["frequency"] + 1

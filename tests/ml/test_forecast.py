@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.ml.forecast import (
     BASE_FEATURES,
@@ -95,3 +97,40 @@ def test_an_earlier_feature_set_can_be_fitted_to_measure_what_the_later_ones_add
     np.testing.assert_allclose(earlier.expected(act), latest.expected(act), rtol=1e-4)
     again = Forecast.from_dict(earlier.to_dict())
     np.testing.assert_allclose(again.expected(act), earlier.expected(act))
+
+
+@st.composite
+def stores(draw: st.DrawFn) -> tuple[list[tuple[float, ...]], int]:
+    """Stores of every awkward shape: purchases seconds old, one day of data, a clock long after the
+    last purchase, one buyer or many, a few heavy buyers among occasional ones."""
+    customers = draw(st.integers(1, 40))
+    offset = draw(st.sampled_from([0.0, 1e-5, 30.0, 5000.0]))  # how long before the clock it ends
+    span = draw(st.sampled_from([1e-4, 0.9, 30.0, 400.0]))  # how many days the data covers
+    rows: list[tuple[float, ...]] = []
+    order = 0
+    for c in range(customers):
+        for _ in range(draw(st.integers(1, 12))):
+            age = offset + draw(st.floats(0.0, span))
+            rows.append((c, draw(st.integers(0, 5)), order, draw(st.integers(1, 4)), 2.0, age))
+            order += 1
+    return rows, customers
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(stores())
+def test_forecasts_stay_finite_and_plausible_for_any_store(
+    store: tuple[list[tuple[float, ...]], int],
+) -> None:
+    rows, customers = store
+    lines = lines_from(rows)
+    forecast = fit_forecast(lines, customers)
+    if forecast is None:
+        return
+    act = activity(lines, customers)
+    expected, alive = forecast.expected(act), forecast.p_active(act)
+    assert np.all(np.isfinite(expected))
+    assert np.all(np.isfinite(alive))
+    assert np.all((alive >= 0) & (alive <= 1))
+    # No one is expected to order in 30 days more than three times what the busiest placed in 30 days.
+    orders_30 = max(act.recent[30].max(initial=0.0), 1.0)
+    assert np.all((expected >= 0) & (expected <= 3 * orders_30 + 1e-9)), expected.max()

@@ -114,13 +114,15 @@ def test_pareto_share_against_a_direct_computation() -> None:
 
 
 def simulate(params: BgNbd, customers: int, days: float, seed: int) -> tuple[np.ndarray, ...]:
-    """Customers as the BG/NBD story tells it, each first buying at day 0 and watched for ``days``."""
+    """Customers as the (M)BG/NBD story tells it, each first buying at day 0 and watched for ``days``."""
     rng = np.random.default_rng(seed)
     rates = rng.gamma(params.r, 1.0 / params.alpha, customers)
     drop = rng.beta(params.a, params.b, customers)
     x, t_x = np.zeros(customers), np.zeros(customers)
     for i in range(customers):
         t = 0.0
+        if params.modified and rng.random() < drop[i]:
+            continue  # left right after the first order
         while True:
             t += rng.exponential(1.0 / rates[i])
             if t > days:
@@ -135,13 +137,37 @@ def simulate(params: BgNbd, customers: int, days: float, seed: int) -> tuple[np.
 def test_bgnbd_recovers_the_parameters_it_was_simulated_with() -> None:
     truth = BgNbd(r=0.8, alpha=40.0, a=0.7, b=3.0)
     x, t_x, age = simulate(truth, 3000, 365.0, seed=11)
-    fitted = fit_bgnbd(x, t_x, age)
+    fitted = fit_bgnbd(x, t_x, age, modified=False)
     assert log_likelihood(fitted, x, t_x, age).sum() >= log_likelihood(truth, x, t_x, age).sum()
     assert fitted.r == pytest.approx(truth.r, rel=0.25)
     assert fitted.alpha == pytest.approx(truth.alpha, rel=0.3)
     # what matters downstream: the expected orders of the base in the next 30 days
     expected = fitted.expected(30.0, x, t_x, age).sum()
     assert expected == pytest.approx(truth.expected(30.0, x, t_x, age).sum(), rel=0.1)
+
+
+def test_mbgnbd_recovers_the_parameters_it_was_simulated_with() -> None:
+    truth = BgNbd(r=0.8, alpha=40.0, a=1.5, b=4.0, modified=True)
+    x, t_x, age = simulate(truth, 3000, 365.0, seed=12)
+    fitted = fit_bgnbd(x, t_x, age)
+    assert fitted.modified
+    assert log_likelihood(fitted, x, t_x, age).sum() >= log_likelihood(truth, x, t_x, age).sum()
+    assert fitted.r == pytest.approx(truth.r, rel=0.25)
+    expected = fitted.expected(30.0, x, t_x, age).sum()
+    assert expected == pytest.approx(truth.expected(30.0, x, t_x, age).sum(), rel=0.1)
+    assert fitted.p_alive(x, t_x, age).mean() == pytest.approx(truth.p_alive(x, t_x, age).mean(), abs=0.05)
+
+
+def test_mbgnbd_p_alive_falls_with_time_since_the_last_order_for_everyone() -> None:
+    m = BgNbd(r=0.5, alpha=30.0, a=0.8, b=2.5, modified=True)
+    ages = np.array([1.0, 30.0, 365.0, 5501.0])
+    for x in (0.0, 1.0, 4.0):
+        t_x = np.full(4, 0.0 if x == 0 else 0.5)
+        alive = m.p_alive(np.full(4, x), t_x, ages)
+        assert np.all(np.diff(alive) < 0), (x, alive)
+        assert np.all((alive > 0) & (alive < 1))
+    alive = m.p_alive(np.zeros(2), np.zeros(2), np.array([30.0, 5501.0]))
+    assert alive[1] < 0.25 < alive[0]  # one order 15 years ago: unlikely still a customer
 
 
 def test_bgnbd_properties() -> None:
