@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-## Migrate the embedded SQLite store, import the shipped sample and train on first run, serve on 127.0.0.1:8000.
+## The demo: migrate the embedded SQLite store, import the shipped sample and train on first run, serve on 127.0.0.1:8000.
 run: $(STAMP)
-	$(BIN)/nbo serve
+	$(BIN)/nbo demo
 
 ## ruff, mypy and pytest (PostgreSQL too when NBO_TEST_DATABASE_URL is set).
 test: $(STAMP) lint

@@ -1,4 +1,6 @@
-"""The embedded default: on first run, import the shipped sample into an empty store."""
+"""Start-up: train when the store has purchases and no version; for the demo (``nbo demo``, what
+``make run`` starts), first import the shipped sample into an empty store. A plain ``nbo serve``
+never imports it: a production store starts with its own data only."""
 
 from __future__ import annotations
 
@@ -30,9 +32,9 @@ def store_is_empty(database_url: str) -> bool:
         engine.dispose()
 
 
-def first_run(settings: Settings, console: Console) -> None:
+def first_run(settings: Settings, console: Console, *, demo: bool = False) -> None:
     sample = settings.sample_data
-    if sample is not None and sample.exists() and store_is_empty(settings.database_url):
+    if demo and sample is not None and sample.exists() and store_is_empty(settings.database_url):
         console.print(f"empty store: importing the sample {sample.name} (UCI Online Retail, CC BY 4.0)")
         started = time.perf_counter()
         stats = run_import(sample, ONLINE_RETAIL, database_url=settings.database_url, console=console)

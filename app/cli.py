@@ -41,13 +41,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to bind (NBO_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (NBO_PORT)")] = None,
     workers: Annotated[int | None, typer.Option(help="worker processes (NBO_WORKERS)")] = None,
+    demo: Annotated[
+        bool, typer.Option(help="import the shipped sample into an empty store first (as nbo demo)")
+    ] = False,
 ) -> None:
-    """Migrate, set up the embedded default on first run, then serve the HTTP API."""
+    """Migrate, train if the store has purchases and no version, then serve the HTTP API."""
     import uvicorn
 
     settings = get_settings()
     upgrade(settings.database_url)
-    bootstrap.first_run(settings, console)
+    bootstrap.first_run(settings, console, demo=demo)
     processes = workers or settings.workers
     with metrics_folder(processes):
         uvicorn.run(
@@ -61,6 +64,15 @@ def serve(
             access_log=False,  # nbo.access writes one, with the request id
             timeout_graceful_shutdown=30,
         )
+
+
+@cli.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="address to bind (NBO_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (NBO_PORT)")] = None,
+) -> None:
+    """The demo: an empty store gets the shipped Online Retail sample, trained on, then served."""
+    serve(host=host, port=port, workers=None, demo=True)
 
 
 @contextmanager

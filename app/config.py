@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 0.0
     rate_limit_burst: float = 0.0
 
-    # Demo data imported on first run of the embedded default (empty store only).
+    # The demo's data, imported by `nbo demo` (`make run`) into an empty store; never by `nbo serve`.
     sample_data: Path | None = Path(__file__).resolve().parent.parent / "data" / "online_retail_sample.csv.gz"
     train_on_start: bool = True
 

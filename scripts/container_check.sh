@@ -39,7 +39,7 @@ $ENGINE build --pull=never -t nbo:check .
 name=nbo-check-$$
 $ENGINE run -d --name "$name" -p 127.0.0.1:18000:8000 \
   -e NBO_DATABASE_URL=sqlite:////models/nbo.db -e NBO_SAMPLE_DATA=/opt/nbo/data/online_retail_sample.csv.gz \
-  nbo:check >/dev/null
+  nbo:check demo >/dev/null
 trap '$ENGINE rm -f "$name" >/dev/null 2>&1 || true' EXIT
 # Ready once it serves the version it trained on the shipped sample at first start.
 for _ in $(seq 240); do
