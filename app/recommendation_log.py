@@ -5,6 +5,10 @@ The batches go straight through the driver (COPY on PostgreSQL, one INSERT of a 
 SQLite): through the ORM, writing a second's worth of answers took the GIL away from requests
 long enough to double the offers route's p99 under load. A batch that fails to write goes back in
 the queue for the next try.
+
+A row is dated when its request began, and a batch is written under the erasure lock after a look
+at the recent erasures: an answer for a customer whose erasure finished after its request began is
+dropped, in whichever process it waited (app/store.py).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from sqlalchemy import Engine
 
 from app.metrics import UNRECORDED
 from app.schemas import utcnow
-from app.tables import Recommendation
+from app.store import ERASURE_LOCK, customer_hash
+from app.tables import Erasure, Recommendation
 
 log = logging.getLogger("nbo.recommendations")
 
@@ -57,6 +62,7 @@ class RecommendationLog:
         self._copy = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
         fields = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(COLUMNS)))
         self._insert = f"INSERT INTO {table} ({', '.join(COLUMNS)}) SELECT {fields} FROM json_each(?)"
+        self._erased = f"SELECT customer_hash, erased_at FROM {Erasure.__tablename__} WHERE erased_at >= "
 
     def start(self) -> None:
         self._thread.start()
@@ -68,8 +74,11 @@ class RecommendationLog:
         model_version: str | None,
         strategy: str,
         products: list[str],
+        issued_at: datetime | None = None,
     ) -> None:
-        row = (recommendation_id, customer_id, model_version, strategy, json.dumps(products), utcnow())
+        """Queue an answer; ``issued_at`` is when its request began (default now)."""
+        when = issued_at if issued_at is not None else utcnow()
+        row = (recommendation_id, customer_id, model_version, strategy, json.dumps(products), when)
         try:
             self.queue.put_nowait(row)
         except queue.Full:
@@ -95,28 +104,30 @@ class RecommendationLog:
                         UNRECORDED.inc()
                 raise
 
-    def forget(self, customer_id: str) -> None:
-        """Drop what is queued for an erased customer. A batch being written is finished first, so
-        once this returns nothing about them is still on its way to the store from this process."""
-        with self._writing, self.queue.mutex:
-            kept = [row for row in self.queue.queue if row[1] != customer_id]
-            self.queue.queue.clear()
-            self.queue.queue.extend(kept)
-
     def _write(self, rows: list[Row]) -> None:
         connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
+            oldest = min(row[5] for row in rows)
             if self.engine.dialect.name == "postgresql":
+                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASURE_LOCK,))
+                cursor.execute(self._erased + "%s", (oldest,))
+                rows = _not_erased(rows, [(h, t) for h, t in cursor.fetchall()])
                 with cursor.copy(self._copy) as copy:
                     for row in rows:
                         copy.write_row(row)
             else:
+                # Times as SQLAlchemy stores them in SQLite (always six digits of microseconds).
+                def stored(t: datetime) -> str:
+                    return t.isoformat(" ", "microseconds")
+
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(self._erased + "?", (stored(oldest),))
+                erased = [(h, datetime.fromisoformat(t)) for h, t in cursor.fetchall()]
+                rows = _not_erased(rows, erased)
                 # One statement for the batch, which SQLite runs without holding the GIL. With
                 # executemany the GIL changed hands at every row, and requests waited for it.
-                # Times as SQLAlchemy stores them in SQLite (always six digits of microseconds).
-                batch = json.dumps([(*row[:5], row[5].isoformat(" ", "microseconds")) for row in rows])
-                cursor.execute("BEGIN")
+                batch = json.dumps([(*row[:5], stored(row[5])) for row in rows])
                 cursor.execute(self._insert, (batch,))
             connection.commit()
         finally:
@@ -137,3 +148,18 @@ class RecommendationLog:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+
+
+def _not_erased(rows: list[Row], erasures: list[tuple[str, datetime]]) -> list[Row]:
+    """The rows whose customer was not erased after their request began."""
+    if not erasures:
+        return rows
+    erased_at: dict[str, datetime] = {}
+    for key, when in erasures:
+        erased_at[key] = max(when, erased_at.get(key, when))
+    kept = []
+    for row in rows:
+        erased = erased_at.get(customer_hash(row[1]))
+        if erased is None or erased < row[5]:
+            kept.append(row)
+    return kept

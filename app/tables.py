@@ -172,3 +172,16 @@ class ModelVersion(Base):
     error: Mapped[str | None] = mapped_column(String(2000))
     running: Mapped[bool | None] = mapped_column(Boolean)  # True while its job runs, else NULL
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)  # renewed while its job runs
+    # The version was trained on a customer erased since: it is retired as soon as it stops being
+    # active (app/erasure.py).
+    holds_erased: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class Erasure(Base):
+    """Who was erased and when, as a one-way hash of the id, kept for a day: a request that began
+    before the erasure finished (offers being written, a batch being ingested) cannot write them back."""
+
+    __tablename__ = "erasures"
+
+    customer_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime, index=True)

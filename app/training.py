@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import versions
+from app import store, versions
 from app.columns import columns_for
 from app.metrics import TRAINING_SECONDS, TRAININGS
 from app.ml import artifact
@@ -99,12 +99,14 @@ def train(
     config: TrainConfig,
     active_config: TrainConfig | None,
     active_evaluated: int = 0,
+    active_holds_erased: bool = False,
 ) -> tuple[Model, dict[str, Any], Forecast | None]:
     """Evaluate ``config`` on the window before ``as_of``, decide the gate, then fit on everything.
 
     ``active_evaluated`` is how many customers the active version's own evaluation scored: a
     candidate that scores none (an ``as_of`` before the data, a store of one purchase) never
-    replaces a version that was measured."""
+    replaces a version that was measured. An active version trained on an erased customer is
+    replaced by any candidate with purchases."""
     started = time.perf_counter()
     as_of_day = to_day(as_of)
     clock = data.clock(as_of_day)
@@ -119,6 +121,8 @@ def train(
         gate.update(passed=False, reason="no purchase before as_of: left inactive")
     elif active_config is None:
         gate.update(passed=True, reason="no active version")
+    elif active_holds_erased:
+        gate.update(passed=True, reason="the active version was trained on a customer erased since")
     elif evaluated == 0 and active_evaluated > 0:
         gate.update(
             passed=False,
@@ -324,12 +328,14 @@ def run_job(
     heartbeat = Heartbeat(factory, version, lease_seconds / 3)
     heartbeat.start()
     try:
+        read_at = utcnow()  # an erasure finished after this may have been read in
         with factory() as session:
             data = columns_for(session).dataset(session, before=as_of)
             current = versions.active(session)
             active_config = TrainConfig.from_dict(current.metrics.get("config", {})) if current else None
             active_evaluated = evaluated_customers(current.metrics or {}) if current else 0
-        model, metrics, forecast = train(data, as_of, config, active_config, active_evaluated)
+            active_holds = bool(current.holds_erased) if current else False
+        model, metrics, forecast = train(data, as_of, config, active_config, active_evaluated, active_holds)
         metrics["config"] = config.to_dict()
         metrics["fingerprint"] = fingerprint(data)
         meta = {
@@ -342,14 +348,26 @@ def run_job(
             log.warning("version %s trained after shutdown began: not recorded", version)
             return
         metrics["checksum"] = artifact.save(model, models_dir / version, meta)
+        retired: list[str] = []
         with factory() as session:
+            store.hold_writes(session)  # an erasure running now finishes first, or waits for this
+            if store.erased_since(session, data.customers.ids, read_at):
+                # The erasure's own retrain follows this job; this version never serves.
+                recorded = versions.finish(
+                    session, version=version, status="retired", metrics=metrics, error=versions.ERASED
+                )
+                session.commit()
+                shutil.rmtree(models_dir / version, ignore_errors=True)
+                log.warning("version %s read a customer erased while it trained: retired", version)
+                return
             recorded = versions.finish(session, version=version, status="ready", metrics=metrics)
             if recorded and metrics["gate"]["passed"]:
-                versions.activate(session, version=version)
+                retired = versions.activate(session, version=version)
                 if serving is not None:  # served here before anyone reads it is active
                     with serving.serving_first(version):
                         session.commit()
             session.commit()
+        artifact.remove(models_dir, retired)
         if not recorded:  # failed meanwhile (shutdown, or abandoned by a later start): keep it failed
             shutil.rmtree(models_dir / version, ignore_errors=True)
             log.warning("version %s was marked failed while it trained: not recorded", version)

@@ -91,12 +91,63 @@ def active(session: Session) -> ModelVersion | None:
     return session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).first()
 
 
-def activate(session: Session, *, version: str) -> None:
-    """Make ``version`` the only active one (one statement each, in the caller's transaction)."""
-    session.execute(update(ModelVersion).where(ModelVersion.active.is_(True)).values(active=False))
-    session.execute(
-        update(ModelVersion).where(ModelVersion.version == version).values(active=True, activated_at=utcnow())
+def activate(session: Session, *, version: str) -> list[str]:
+    """Make ``version`` the only active one (in the caller's transaction). The version it replaces
+    is retired if it holds an erased customer; returns the versions so retired, whose folders the
+    caller removes once this commits. Raises NotReadyError when ``version`` is not ready (any more)."""
+    replaced = list(
+        session.scalars(
+            select(ModelVersion.version).where(
+                ModelVersion.active.is_(True),
+                ModelVersion.holds_erased.is_(True),
+                ModelVersion.version != version,
+            )
+        )
     )
+    session.execute(update(ModelVersion).where(ModelVersion.active.is_(True)).values(active=False))
+    result = session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.version == version, ModelVersion.status == "ready")
+        .values(active=True, activated_at=utcnow())
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotReadyError(version)
+    for name in replaced:
+        retire(session, version=name, reason=ERASED_REPLACED)
+    return replaced
+
+
+class NotReadyError(Exception):
+    """The version is not ready to be active (retired or failed meanwhile)."""
+
+
+ERASED = "retired: it was trained on a customer erased since, so it can never be active again"
+ERASED_REPLACED = ERASED + " (retired when a version without them replaced it)"
+
+
+def retire(session: Session, *, version: str, reason: str = ERASED) -> str:
+    """Retire a ready version trained on an erased customer: "retired" when it is not active (its
+    folder is the caller's to remove); "marked" when it is active, where it keeps serving until a
+    version without them replaces it (then it is retired by activate); "" when not ready."""
+    result = session.execute(
+        update(ModelVersion)
+        .where(
+            ModelVersion.version == version, ModelVersion.status == "ready", ModelVersion.active.is_(False)
+        )
+        .values(status="retired", error=reason, holds_erased=True)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        return "retired"
+    result = session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.version == version, ModelVersion.status == "ready", ModelVersion.active.is_(True))
+        .values(holds_erased=True)
+    )
+    return "marked" if result.rowcount else ""  # type: ignore[attr-defined]
+
+
+def ready(session: Session) -> list[str]:
+    return list(session.scalars(select(ModelVersion.version).where(ModelVersion.status == "ready")))
 
 
 def finish(

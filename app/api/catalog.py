@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from app import store
 from app.api.events import check_batch_size
 from app.deps import SessionDep, SettingsDep, WriteScope
-from app.schemas import CustomerBatch, ProductBatch, Upserted
+from app.schemas import CustomerBatch, ProductBatch, Upserted, utcnow
 
 router = APIRouter(prefix="/v1", tags=["catalog"], dependencies=[WriteScope])
 
@@ -22,7 +22,12 @@ def put_products(batch: ProductBatch, session: SessionDep, settings: SettingsDep
 
 @router.put("/customers")
 def put_customers(batch: CustomerBatch, session: SessionDep, settings: SettingsDep) -> Upserted:
+    started = utcnow()
     check_batch_size(len(batch.customers), settings, "customers")
-    upserted = store.upsert_customers(session, customers=batch.customers)
+    # A customer whose erasure finished while this ran is not written back (app/erasure.py).
+    store.hold_writes(session)
+    gone = store.erased_since(session, (c.customer_id for c in batch.customers), started)
+    customers = [c for c in batch.customers if c.customer_id not in gone]
+    upserted = store.upsert_customers(session, customers=customers)
     session.commit()
     return Upserted(upserted=upserted)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app import store
 from app.api.params import PathId
 from app.columns import columns_for
 from app.deps import AdminScope, SessionDep
-from app.recommendation_log import RecommendationLog
+from app.erasure import erase
 from app.training import Trainer
 
 router = APIRouter(prefix="/v1", tags=["erasure"], dependencies=[AdminScope])
@@ -16,19 +15,13 @@ router = APIRouter(prefix="/v1", tags=["erasure"], dependencies=[AdminScope])
 
 @router.delete("/customers/{customer_id:path}", status_code=204)
 def erase_customer(customer_id: PathId, request: Request, session: SessionDep) -> Response:
-    """Every row about the customer goes at once; a new version is trained without them, so that
-    similar products and the next model carry no trace either. Erasing twice, or a customer never
-    seen, is not an error."""
-    deleted = store.erase_customer(session, customer_id=customer_id)
-    session.commit()
-    log: RecommendationLog = request.app.state.recommendation_log
-    log.forget(customer_id)
-    # An answer recorded between the delete and forget() was written by then: delete it too.
-    deleted += store.erase_customer(session, customer_id=customer_id)
-    session.commit()
-    if not deleted:
-        return Response(status_code=204)
-    columns_for(session).refresh(session)  # profiles and segments in this process, at once
+    """Every row about the customer goes at once, also what requests running meanwhile would write;
+    every kept version trained on them is retired, and a new one is trained without them, which
+    replaces (and retires) the active one. Erasing twice, or a customer never seen, is not an error."""
     trainer: Trainer = request.app.state.trainer
-    trainer.retrain()
+    erased = erase(session, customer_id, trainer.models_dir)
+    if erased.rows:
+        columns_for(session).refresh(session)  # profiles and segments in this process, at once
+    if erased.rows or erased.active_holds:
+        trainer.retrain()
     return Response(status_code=204)

@@ -86,9 +86,13 @@ def activate(version: str, request: Request, session: SessionDep) -> dict[str, A
         # This process serves the version before the answer says it is active; the others follow
         # on their next poll.
         with serving.serving_first(version):
-            versions.activate(session, version=version)
+            retired = versions.activate(session, version=version)
             session.commit()
     except artifact.ArtifactError as exc:
         raise ApiError(409, "artifact_invalid", f"version: {exc}") from exc
+    except versions.NotReadyError as exc:
+        session.rollback()
+        raise ApiError(409, "not_ready", f"version: {version} is no longer ready") from exc
+    artifact.remove(serving.models_dir, retired)
     session.refresh(row)
     return describe(row)

@@ -40,6 +40,7 @@ async def get_offers(
     as_of: AsOf = None,
     strategy: Literal["auto", "refill"] = "auto",
 ) -> Response:
+    started = utcnow()  # the answer is dated when it began (an erasure meanwhile drops it)
     if strategy == "refill" and exclude_purchased:
         raise ApiError(
             422,
@@ -64,6 +65,7 @@ async def get_offers(
         loaded.version,
         str(answer["strategy"]),
         [str(o["product_id"]) for o in answer["offers"]],  # type: ignore[attr-defined]
+        issued_at=started,
     )
     # Encoded here: the answer is plain JSON types, and FastAPI's generic encoding of it would cost
     # as much as ranking it.

@@ -100,6 +100,20 @@ def remove_partial(models_dir: Path, keep: set[str]) -> list[str]:
     return removed
 
 
+def customer_ids(folder: Path) -> list[str]:
+    """The customers a version was trained on (without loading the rest)."""
+    try:
+        ids = json.loads((folder / "customers.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{folder.name}: no readable customer list ({exc})") from exc
+    return [str(i) for i in ids]
+
+
+def remove(models_dir: Path, versions: list[str]) -> None:
+    for version in versions:
+        shutil.rmtree(models_dir / version, ignore_errors=True)
+
+
 def verify(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((folder / MANIFEST).read_text())

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -10,6 +12,8 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.main import create_app
 from app.ml import artifact
+from app.recommendation_log import RecommendationLog, new_recommendation_id
+from app.schemas import utcnow
 from app.tables import Customer, Feedback, Purchase, Recommendation
 from tests.api.helpers import ingest, shop_events, train, wait_serving
 from tests.api.test_offers import offers
@@ -82,26 +86,14 @@ def test_erasure_leaves_no_trace(committed_client: TestClient, engine: Engine) -
     models_dir = client.app.state.settings.models_dir  # type: ignore[attr-defined]
     model, _ = artifact.load(models_dir / second["version"])
     assert model.customers.ids.get(GONE) is None
-    first_model, _ = artifact.load(models_dir / first["version"])
-    assert first_model.customers.ids.get(GONE) is not None
-
-    # Back on the version trained with them, someone new under the same id is a stranger to it:
-    # their offers are those of any customer with the same single purchase.
-    assert client.post(f"/v1/models/{first['version']}/activate").status_code == 200
-    wait_serving(client, first["version"])
-    line = {"product_id": "k2-3", "quantity": 2, "unit_price": 4.0, "occurred_at": "2011-12-05T10:00:00Z"}
-    ingest(
-        client,
-        [
-            {**line, "event_id": "again-1", "customer_id": GONE},
-            {**line, "event_id": "fresh-1", "customer_id": "fresh"},
-        ],
-    )
-    again, fresh = offers(client, GONE, limit=8), offers(client, "fresh", limit=8)
-    assert again["model_version"] == fresh["model_version"] == first["version"]
-    assert [(o["product_id"], o["score"]) for o in again["offers"]] == [
-        (o["product_id"], o["score"]) for o in fresh["offers"]
-    ]
+    # The version trained with them is retired once replaced: it can never serve again.
+    retired = client.get(f"/v1/models/{first['version']}").json()
+    assert retired["status"] == "retired"
+    assert "erased" in retired["error"]
+    assert not (models_dir / first["version"]).exists()
+    refused = client.post(f"/v1/models/{first['version']}/activate")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "not_ready"
 
 
 def test_erasure_needs_the_admin_scope(settings: Settings) -> None:
@@ -117,3 +109,100 @@ def test_erasure_needs_the_admin_scope(settings: Settings) -> None:
         assert "customer_id" in r.json()["error"]["message"]
         # nothing was there: no training was started for it
         assert c.get("/v1/models", headers=ops).json()["models"] == []
+
+
+def test_erasure_retires_every_kept_version_that_holds_them(committed_client: TestClient) -> None:
+    client = committed_client
+    ingest(client, shop_events())
+    older = train(client)
+    ingest(client, [{**shop_events()[0], "event_id": "later-1", "occurred_at": "2011-12-03T10:00:00Z"}])
+    newer = train(client)  # same settings: it replaces the older one
+    assert newer["active"] is True
+    models_dir = client.app.state.settings.models_dir  # type: ignore[attr-defined]
+
+    assert client.delete(f"/v1/customers/{GONE}").status_code == 204
+    # At once, within the request: the inactive version that held them is gone for good.
+    kept = client.get(f"/v1/models/{older['version']}").json()
+    assert kept["status"] == "retired"
+    assert not (models_dir / older["version"]).exists()
+    assert client.post(f"/v1/models/{older['version']}/activate").status_code == 409
+    # The active one serves until the retrain replaces it, then goes too.
+    third = settled(client, newer["version"])
+    assert third["active"] is True
+    assert client.get(f"/v1/models/{newer['version']}").json()["status"] == "retired"
+    assert not (models_dir / newer["version"]).exists()
+    ids = {m["version"]: m["status"] for m in client.get("/v1/models").json()["models"]}
+    assert ids == {older["version"]: "retired", newer["version"]: "retired", third["version"]: "ready"}
+
+    # A customer no kept version holds retires nothing and trains nothing.
+    assert client.delete("/v1/customers/never-seen").status_code == 204
+    assert len(client.get("/v1/models").json()["models"]) == 3
+
+
+def test_an_answer_begun_before_the_erasure_is_never_written(
+    committed_client: TestClient, engine: Engine
+) -> None:
+    """An offers answer still queued when the erasure runs, here or in another process (a log of its
+    own on the same store), is dropped when its batch is written."""
+    client = committed_client
+    ingest(client, shop_events())
+    wait_serving(client, train(client)["version"])
+    began = utcnow()
+    elsewhere = RecommendationLog(engine)  # another worker's queue, not flushed yet
+    elsewhere.record(new_recommendation_id(), GONE, None, "personalized", ["k1-1"], issued_at=began)
+    elsewhere.record(new_recommendation_id(), "c2", None, "personalized", ["k2-1"], issued_at=began)
+    here: RecommendationLog = client.app.state.recommendation_log  # type: ignore[attr-defined]
+    here.record(new_recommendation_id(), GONE, None, "personalized", ["k1-2"], issued_at=began)
+
+    assert client.delete(f"/v1/customers/{GONE}").status_code == 204
+    elsewhere.flush()
+    here.flush()
+    assert rows_about(engine, GONE)["recommendations"] == 0
+    assert rows_about(engine, "c2")["recommendations"] == 1
+    # Someone who asks under the same id after the erasure is recorded as anyone else.
+    offers(client, GONE)
+    here.flush()
+    assert rows_about(engine, GONE)["recommendations"] == 1
+
+
+def test_nothing_running_during_the_erasure_writes_them_back(
+    committed_client: TestClient, engine: Engine
+) -> None:
+    """Offers and ingest for the customer keep coming while the DELETE runs: no row about them
+    remains from a request that began before the DELETE was sent."""
+    client = committed_client
+    ingest(client, shop_events())
+    wait_serving(client, train(client)["version"])
+    stop = threading.Event()
+    began: dict[str, datetime] = {}  # purchase event id → when its request began
+
+    def ask() -> None:
+        while not stop.is_set():
+            assert client.get(f"/v1/customers/{GONE}/offers").status_code == 200
+
+    def buy(worker: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            event = {**shop_events()[0], "event_id": f"race-{worker}-{n}", "customer_id": GONE}
+            began[event["event_id"]] = utcnow()
+            assert client.post("/v1/events/purchases", json={"events": [event]}).status_code == 200
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    threads += [threading.Thread(target=buy, args=(w,)) for w in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    sent = utcnow()
+    assert client.delete(f"/v1/customers/{GONE}").status_code == 204
+    time.sleep(0.3)
+    stop.set()
+    for t in threads:
+        t.join()
+    client.app.state.recommendation_log.flush()  # type: ignore[attr-defined]
+    with Session(engine) as s:
+        kept = s.scalars(select(Purchase.event_id).where(Purchase.customer_id == GONE)).all()
+        answers = s.scalars(select(Recommendation.created_at).where(Recommendation.customer_id == GONE)).all()
+    assert min(began.values()) < sent  # the race did happen
+    assert [e for e in kept if began[e] < sent] == []
+    assert [a for a in answers if a < sent] == []
