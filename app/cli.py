@@ -51,14 +51,18 @@ def serve(
     settings = get_settings()
     upgrade(settings.database_url)
     bootstrap.first_run(settings, console, demo=demo)
-    processes = workers or settings.workers
-    with metrics_folder(processes):
+    count = workers or settings.workers
+    with metrics_folder(count):
+        # Several workers run under uvicorn's supervisor (0.55 and later: its listener keeps
+        # TCP_NODELAY, and how long a worker may take to answer its ping is settable). Its 5 s default
+        # killed healthy workers that were importing the app or loading a model on a busy machine.
         uvicorn.run(
             "app.main:create_app",
             factory=True,
             host=host or settings.host,
             port=port or settings.port,
-            workers=processes,
+            workers=count,
+            timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
             log_level=settings.log_level,
             log_config=log_config(settings.log_level),
             access_log=False,  # nbo.access writes one, with the request id

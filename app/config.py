@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Seconds a worker may take to answer its supervisor's ping (and to start) before it is replaced.
+    worker_healthcheck_seconds: int = Field(default=30, ge=1)
 
     # Ingest limits.
     max_batch_events: int = 1000

@@ -13,7 +13,7 @@ from tests.api.helpers import ingest, shop_events, train
 from tests.server import nbo_serve
 
 
-def served_by_every_worker(base: str, version: str, timeout: float = 30.0) -> None:
+def served_by_every_worker(base: str, version: str, timeout: float = 120.0) -> None:
     """Until 40 requests in a row, each on a connection of its own (the workers share connections
     out), are answered by ``version``."""
     deadline = time.monotonic() + timeout
@@ -56,4 +56,7 @@ def test_every_worker_follows_activation_and_rollback(
         served_by_every_worker(served.base, first["version"])
 
         writers = {p.stem.rsplit("_", 1)[-1] for p in folder.glob("counter_*.db")}
-        assert len(writers) == 2  # both workers answered
+        # Both workers answered, and neither was replaced: a worker the supervisor killed for being
+        # slow to answer its ping (busy starting, or loading a model) would have come back under
+        # another pid.
+        assert len(writers) == 2

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 from scipy.special import expit, gammaln, hyp2f1
 
 F64 = npt.NDArray[np.float64]
@@ -96,6 +95,8 @@ def fit_bgnbd(x: F64, t_x: F64, age: F64, penalty: float = 1e-4, modified: bool 
         with np.errstate(all="ignore"):
             value = float(-log_likelihood(params(theta), x, t_x, age).mean() + penalty * float(theta @ theta))
         return value if np.isfinite(value) else 1e300
+
+    from scipy.optimize import minimize  # here: serving never fits, and the import costs it 0.5 s
 
     start = np.log([1.0, max(float(np.mean(age)), 1.0), 1.0, 1.0])
     best = minimize(

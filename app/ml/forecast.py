@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 
 from app.ml.btyd import BgNbd, fit_bgnbd
 from app.ml.matrix import Lines
@@ -167,6 +166,8 @@ def fit_poisson(columns: F64, target: F64, l2: float = 1e-3) -> tuple[F64, F64, 
         penalty = np.r_[0.0, w[1:]]
         value = float((mu - target * eta).mean() + l2 * float(penalty @ penalty))
         return value, (z * (mu - target)[:, None]).mean(axis=0) + 2 * l2 * penalty
+
+    from scipy.optimize import minimize  # here: serving never fits, and the import costs it 0.5 s
 
     weights = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B").x
     return np.asarray(weights, dtype=np.float64), mean, scale

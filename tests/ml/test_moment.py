@@ -8,6 +8,7 @@ import pytest
 from app.ml.btyd import BgNbd, fit_bgnbd, log_likelihood
 from app.ml.moment import (
     activity,
+    average_ranks,
     pareto,
     peer_activity,
     product_momentum,
@@ -232,3 +233,11 @@ def test_returned_since_flags_a_return_newer_than_the_latest_order_only() -> Non
         (2, 1, 6, -1, 5.0, 19.5),
     ]
     assert activity(lines_from(rows), 3).returned_since.tolist() == [0.0, 0.0, 1.0]
+
+
+def test_average_ranks_match_scipy() -> None:
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(3)
+    for values in (rng.integers(0, 5, 200).astype(float), rng.normal(size=50), np.ones(4), np.zeros(0)):
+        assert np.array_equal(average_ranks(values), rankdata(values, method="average"))
