@@ -33,6 +33,7 @@ def erase(session: Session, customer_id: str, models_dir: Path) -> Erased:
     rows += store.erase_customer(session, customer_id=customer_id, stamp=True)
     session.commit()
     erased = Erased(rows)
+    store.begin_write(session)
     for version in versions.ready(session):
         try:
             held = customer_id in set(artifact.customer_ids(models_dir / version))

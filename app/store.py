@@ -137,14 +137,22 @@ def customer_hash(customer_id: str) -> str:
     return hashlib.sha256(customer_id.encode()).hexdigest()
 
 
+def begin_write(session: Session) -> None:
+    """Begin a transaction that reads before it writes. The first statement of its transaction.
+
+    On SQLite it takes the write lock now: a transaction that reads first fails at once, rather than
+    waits, when it comes to write after another connection committed in between (and the
+    recommendation writer commits often). PostgreSQL waits for row locks anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(text("UPDATE erasures SET erased_at = erased_at WHERE 0 = 1"))
+
+
 def hold_writes(session: Session) -> None:
     """Begin a write that an erasure must wait for. The first statement of its transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": ERASURE_LOCK})
     else:
-        # Take SQLite's write lock now: a transaction that reads first fails, rather than waits,
-        # when it comes to write after another connection committed in between.
-        session.execute(text("UPDATE erasures SET erased_at = erased_at WHERE 0 = 1"))
+        begin_write(session)
 
 
 def erased_since(session: Session, customer_ids: Iterable[str], started_at: datetime) -> set[str]:

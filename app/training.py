@@ -7,7 +7,7 @@ import logging
 import shutil
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,10 @@ def abandon_stale_trainings(
         clean_partial(factory, models_dir)
 
 
+# How long a stopping service gives a running training job to finish with the store.
+SHUTDOWN_WAIT_SECONDS = 5.0
+
+
 class Trainer:
     """Runs training jobs one at a time in a background thread, outside any request (and, through
     the claim in the store, one at a time across processes: a job waits for its turn).
@@ -214,12 +218,17 @@ class Trainer:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbo-train")
         self.stopping = threading.Event()
         self._pending: set[str] = set()
+        self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
 
     def submit(self, version: str, as_of: datetime) -> Future[None]:
         with self._lock:
             self._pending.add(version)
-        return self.pool.submit(self._run, version, as_of)
+        future = self.pool.submit(self._run, version, as_of)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        return future
 
     def _run(self, version: str, as_of: datetime) -> None:
         try:
@@ -250,16 +259,22 @@ class Trainer:
         self.submit(row.version, row.as_of)
         return row.version
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_seconds: float = SHUTDOWN_WAIT_SECONDS) -> None:
+        """Mark what is unfinished failed, then give the running job ``wait_seconds`` to stop, so
+        that it is done with the store before the caller closes its connections; a fit that takes
+        longer is left to the process's exit (it records nothing)."""
         self.stopping.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             unfinished = sorted(self._pending)
+            running = set(self._futures)
         if unfinished:
             with self.factory() as session:
                 versions.fail_unfinished(session, names=unfinished, error=INTERRUPTED)
                 session.commit()
             log.warning("stopped with versions unfinished, marked failed: %s", ", ".join(unfinished))
+        if running and wait(running, timeout=wait_seconds).not_done:
+            log.warning("a training job still runs after %g s; it records nothing", wait_seconds)
 
 
 CLAIM_POLL_SECONDS = 1.0

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import store
 from app.schemas import utcnow
 from app.tables import ModelVersion
 
@@ -95,6 +96,7 @@ def activate(session: Session, *, version: str) -> list[str]:
     """Make ``version`` the only active one (in the caller's transaction). The version it replaces
     is retired if it holds an erased customer; returns the versions so retired, whose folders the
     caller removes once this commits. Raises NotReadyError when ``version`` is not ready (any more)."""
+    store.begin_write(session)
     replaced = list(
         session.scalars(
             select(ModelVersion.version).where(

@@ -113,9 +113,10 @@ def test_shutdown_fails_unfinished_jobs_and_they_stay_failed(
     name = new_version(shop)
     running = trainer.submit(name, datetime(2011, 12, 1))
     assert fitting.wait(60)
-    trainer.shutdown()
+    trainer.shutdown(wait_seconds=60)
+    assert running.done()  # the job is done with the store before the caller closes it ...
     assert status(committed_engine, name) == ("failed", INTERRUPTED)
-    running.result(timeout=60)  # the running one finishes its work ...
+    running.result()  # ... it finished its work ...
     assert status(committed_engine, name) == ("failed", INTERRUPTED)  # ... and does not record itself
     assert not (tmp_path / name).exists()
 

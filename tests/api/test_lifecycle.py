@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -56,6 +57,39 @@ def test_a_version_is_served_before_it_is_reported_active(slow_poll: TestClient)
     assert offers(client)["model_version"] == first["version"]
     similar = client.get("/v1/products/k0-1/similar").json()
     assert similar["model_version"] == first["version"]
+
+
+def test_activations_succeed_while_others_write(slow_poll: TestClient) -> None:
+    """Each offers answer is logged by a writer of its own and purchases keep coming: an activation
+    waits for their commits and never fails for them (on SQLite a transaction that read first could)."""
+    client = slow_poll
+    ingest(client, shop_events(30))
+    pair = [train(client, as_of=f"2011-12-{day}T00:00:00Z")["version"] for day in (15, 16)]
+    stop = threading.Event()
+
+    when = datetime(2011, 12, 20)
+
+    def write(worker: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            client.get(f"/v1/customers/c{n % 30}/offers")
+            client.app.state.recommendation_log.flush()  # type: ignore[attr-defined]
+            client.post(
+                "/v1/events/purchases",
+                json={"events": [event(f"w{worker}-{n}", f"c{n % 30}", "k0-1", 1, when, f"w{worker}-{n}")]},
+            )
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        statuses = [client.post(f"/v1/models/{pair[i % 2]}/activate").status_code for i in range(40)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert statuses == [200] * 40
 
 
 def test_an_empty_version_never_replaces_a_working_one(slow_poll: TestClient) -> None:
