@@ -4,6 +4,8 @@ One uvicorn worker on the full Online Retail store (SQLite and PostgreSQL), trai
 keep-alive connections; offers requests cycle through real customers (and some prospects). On a
 shared machine one run can be off by a fifth, so the two are measured in turn, several rounds, and
 each figure is the median of the rounds, shown with its range.
+Then activations: offers runs during which another client activates the two versions in turn
+(10 activations a run), paired with runs without, to show that a hot swap leaves offers' p99 flat.
 Run: ``python -m bench.serve`` (needs ``wrk``).
 """
 
@@ -14,6 +16,8 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ from bench.common import data_file, database, server, write_results
 DURATION = "5s"
 ROUNDS = 6
 THREADS, CONNECTIONS = 1, 8
+SWAP_DURATION, SWAP_ROUNDS, SWAPS = 10, 3, 10  # seconds a run, runs of each kind, activations a run
 
 LUA = """
 local ids = {%s}
@@ -48,8 +53,8 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, script: Path | None = None) -> dict[str, float]:
-    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency"]
+def wrk(url: str, script: Path | None = None, duration: str = DURATION) -> dict[str, float]:
+    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}", "--latency"]
     if script is not None:
         cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True).stdout
@@ -90,7 +95,58 @@ def bench(kind: str, workdir: Path) -> dict[str, Any]:
                 health = wrk(f"{base}/healthz")
                 offers = wrk(base, script)
                 rounds.append({"healthz": health, "offers": offers, "ratio": offers["rps"] / health["rps"]})
-    return {"rounds": rounds, **{name: summary([r[name] for r in rounds]) for name in ("healthz", "offers")}}
+            swaps = activations(base, script)
+    return {
+        "rounds": rounds,
+        **{name: summary([r[name] for r in rounds]) for name in ("healthz", "offers")},
+        "activations": swaps,
+    }
+
+
+def train_another(base: str) -> list[str]:
+    """A second version beside the active one (same store, same settings); both versions."""
+    first = httpx.get(f"{base}/v1/models").json()["models"][0]["version"]
+    second = httpx.post(f"{base}/v1/models", json={}).json()["version"]
+    while httpx.get(f"{base}/v1/models/{second}").json()["status"] == "training":
+        time.sleep(0.5)
+    return [first, second]
+
+
+def activations(base: str, script: Path) -> dict[str, Any]:
+    """Offers runs with and without activations going on, in turn."""
+    pair = train_another(base)
+    quiet: list[dict[str, float]] = []
+    busy: list[dict[str, float]] = []
+    took: list[float] = []
+    failures: list[str] = []  # status and error code of each activation that failed
+    for _ in range(SWAP_ROUNDS):
+        quiet.append(wrk(base, script, f"{SWAP_DURATION}s"))
+        stop = threading.Event()
+
+        def swap(stop: threading.Event) -> None:
+            for i in range(SWAPS):
+                if stop.wait(SWAP_DURATION / (SWAPS + 1)):
+                    return
+                started = time.perf_counter()
+                r = httpx.post(f"{base}/v1/models/{pair[i % 2]}/activate", timeout=60)
+                took.append(time.perf_counter() - started)
+                if r.status_code != 200:
+                    failures.append(f"{r.status_code} {r.json().get('error', {}).get('code', '')}")
+
+        thread = threading.Thread(target=swap, args=(stop,))
+        thread.start()
+        busy.append(wrk(base, script, f"{SWAP_DURATION}s"))
+        stop.set()
+        thread.join()
+    return {
+        "quiet": summary(quiet),
+        "swapping": summary(busy),
+        "activations": len(took),
+        "activation_failures": len(failures),
+        "activation_failure_codes": sorted(set(failures)),
+        "activation_ms": [statistics.median(took) * 1000, max(took) * 1000],
+        "non_2xx": sum(r["non_2xx"] for r in quiet + busy),
+    }
 
 
 def summary(runs: list[dict[str, float]]) -> dict[str, Any]:
@@ -130,6 +186,28 @@ def main() -> None:
             f"| {sum(x['offers']['non_2xx'] for x in r['rounds']):.0f} |"
         )
     lines.append("\nTargets: offers throughput ≥ 50 % of the /healthz ceiling, p99 ≤ 20 ms.\n")
+    lines += [
+        "## Activations under load\n",
+        f"Offers runs of {SWAP_DURATION} s with another client activating the two versions in turn "
+        f"({SWAPS} activations a run), beside runs without, {SWAP_ROUNDS} of each in turn: "
+        "medians [range].\n",
+        "| store | offers req/s quiet | swapping | p99 ms quiet | swapping | p99 swapping ÷ quiet "
+        "| activations (failed) | activate ms median / max | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind in ("sqlite", "postgresql"):
+        a = results[kind]["activations"]
+        q, w = a["quiet"], a["swapping"]
+        lines.append(
+            f"| {kind} | {cell(q['rps'], ',.0f')} | {cell(w['rps'], ',.0f')} | {cell(q['p99_ms'], '.2f')} "
+            f"| {cell(w['p99_ms'], '.2f')} | {w['p99_ms'][0] / q['p99_ms'][0]:.2f} "
+            f"| {a['activations']} ({a['activation_failures']}) "
+            f"| {a['activation_ms'][0]:.0f} / {a['activation_ms'][1]:.0f} "
+            f"| {a['non_2xx']:.0f} |"
+        )
+    for kind in ("sqlite", "postgresql"):
+        if codes := results[kind]["activations"]["activation_failure_codes"]:
+            lines.append(f"\nFailed activations on {kind}: {', '.join(codes)}.")
     write_results("serve", results, "\n".join(lines))
 
 
