@@ -3,10 +3,11 @@
 # --- wheels for nbo's dependencies, built where compilers may be needed -----------------------------
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY app ./app
-RUN pip wheel --no-cache-dir --wheel-dir /wheels . "setuptools>=77" \
-    && rm /wheels/nbo-*.whl
+COPY requirements/main.txt ./
+# The locked versions, checked against their hashes; setuptools (pinned as in requirements/dev.txt)
+# installs nbo itself in place below.
+RUN pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r main.txt \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels "setuptools==84.2.1"
 
 # --- the service --------------------------------------------------------------------------------------
 FROM python:3.11-slim

@@ -4,13 +4,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean container-check
+.PHONY: run test lint lock bench clean container-check
 
-$(STAMP): pyproject.toml
+# The exact versions (with hashes) come from requirements/dev.txt; `make lock` refreshes it.
+$(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+COMPILE := $(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras
+
+## Refresh the lock files from pyproject.toml: after changing a dependency, or to take new releases.
+lock: $(STAMP)
+	cd requirements && ../$(COMPILE) --upgrade -o main.txt ../pyproject.toml
+	cd requirements && ../$(COMPILE) --upgrade --extra dev -o dev.txt ../pyproject.toml
 
 ## The demo: migrate the embedded SQLite store, import the shipped sample and train on first run, serve on 127.0.0.1:8000.
 run: $(STAMP)
