@@ -34,7 +34,9 @@ LAPSED = "failed: its job stopped renewing the training claim (the process was k
 
 def take_over_lapsed(session: Session, *, lease_seconds: float) -> list[str]:
     """Fail the job holding the claim if it has not renewed it within ``lease_seconds``, which frees
-    the claim; returns the versions so failed."""
+    the claim; returns the versions so failed. The first statement of its transaction (the claim
+    follows it in the same one)."""
+    store.begin_write(session)
     cutoff = utcnow() - timedelta(seconds=lease_seconds)
     renewed = func.coalesce(ModelVersion.heartbeat_at, ModelVersion.created_at)
     lapsed = list(
