@@ -37,7 +37,9 @@ lint: $(STAMP)
 container-check: $(STAMP)
 	bash scripts/container_check.sh
 
+## Every benchmark, on the full Online Retail file in ../shared and PostgreSQL (both checked first).
 bench: $(STAMP)
+	$(BIN)/python -c "from bench.common import data_file, require_postgresql; data_file(); require_postgresql()"
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.train
 	$(BIN)/python -m bench.serve

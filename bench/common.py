@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -12,12 +13,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 from scipy.stats import rankdata
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.columns import PurchaseColumns
@@ -42,8 +46,53 @@ def auc(score: np.ndarray, label: np.ndarray) -> float:
     return float((ranks[label].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
+# Another purchases file (the importer's Online Retail format) for a trial run; its results go to
+# var/bench/, never over the committed ones, which are the full file's.
+OTHER_DATA = os.environ.get("NBO_BENCH_DATA", "")
+PACKAGES = ("implicit", "numpy", "scipy", "fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg")
+
+
 def data_file() -> Path:
-    return FULL_DATA if FULL_DATA.exists() else SAMPLE
+    """The full Online Retail file, or NBO_BENCH_DATA; stops with a clear message when neither is there."""
+    path = Path(OTHER_DATA) if OTHER_DATA else FULL_DATA
+    if not path.exists():
+        raise SystemExit(
+            f"the benchmarks need {path} (bench/results/ holds the full Online Retail file's figures); "
+            f"for a trial on another file, set NBO_BENCH_DATA (e.g. {SAMPLE.relative_to(ROOT)})"
+        )
+    return path
+
+
+def results_dir() -> Path:
+    return ROOT / "var" / "bench" if OTHER_DATA else RESULTS
+
+
+def require_postgresql() -> None:
+    """Stop at once, with what to do, when the PostgreSQL server for the benchmarks does not answer."""
+    engine = create_engine(PG_SERVER)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        raise SystemExit(
+            f"the benchmarks need PostgreSQL at {PG_SERVER} (set NBO_BENCH_PG_URL): {exc.orig}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def provenance() -> dict[str, Any]:
+    """What a result was measured on: the commit (and whether the tree had changes), the packages."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain") else ""),
+        "python": platform.python_version(),
+        "packages": {name: metadata.version(name) for name in PACKAGES},
+    }
 
 
 @contextmanager
@@ -59,6 +108,7 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
+    require_postgresql()
     with throwaway_database(PG_SERVER, "nbo_bench") as url:
         upgrade(url)
         yield url
@@ -103,9 +153,19 @@ def server(env: dict[str, str], workers: int = 1) -> Iterator[str]:
 
 
 def write_results(name: str, results: dict[str, Any], markdown: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (RESULTS / f"{name}.md").write_text(markdown)
+    """The figures as JSON and Markdown, each with the commit and package versions they came from."""
+    made = provenance()
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(
+        json.dumps({**results, "provenance": made}, indent=2, default=str) + "\n"
+    )
+    versions = ", ".join(f"{k} {v}" for k, v in made["packages"].items())
+    markdown = (
+        markdown.rstrip("\n")
+        + f"\n\nMeasured at commit {made['commit']}, Python {made['python']}, {versions}.\n"
+    )
+    (folder / f"{name}.md").write_text(markdown)
     sys.stdout.write(markdown)
 
 
