@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
 from app import errors
-from app.api import catalog, erasure, events, health, models, offers, profiles
+from app.api import catalog, docs, erasure, events, health, models, offers, profiles
 from app.auth import KeyCheckMiddleware
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine.dispose()
             gc.unfreeze()  # an app started again in this process (tests) freezes afresh
 
-    app = FastAPI(title="nbo", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="nbo", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     engine = make_engine(settings.database_url)
     app.state.settings = settings
     app.state.engine = engine
@@ -77,4 +77,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContext)  # outermost: request id, access line, metrics
     for module in (health, events, catalog, offers, profiles, models, erasure):
         app.include_router(module.router)
+    docs.install(app)
     return app
