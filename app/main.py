@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
 from app import errors
-from app.api import catalog, docs, erasure, events, health, models, offers, profiles
+from app.api import catalog, docs, erasure, events, health, models, offers, openapi, profiles
 from app.auth import KeyCheckMiddleware
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
@@ -78,4 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, events, catalog, offers, profiles, models, erasure):
         app.include_router(module.router)
     docs.install(app)
+    openapi.install(app)
     return app

@@ -186,3 +186,44 @@ class CustomerBatch(BaseModel):
 
 class Upserted(BaseModel):
     upserted: int
+
+
+# Answers that routes encode themselves (for speed): documented here, not validated on the way out.
+class Reason(BaseModel):
+    type: Literal["repurchase", "similar_taste", "co_purchase", "refill_due", "popular"]
+    because: list[str] = Field(description="the customer's products behind the reason")
+
+
+class Offer(BaseModel):
+    product_id: str
+    score: float
+    reason: Reason
+
+
+class OffersOut(BaseModel):
+    recommendation_id: str = Field(description="quote it in feedback on these offers")
+    customer_id: str
+    model_version: str | None = Field(description="null before any version is trained")
+    strategy: str = Field(examples=["personalized", "popular", "popular_in_country", "refill+personalized"])
+    offers: list[Offer]
+
+
+class SimilarItem(BaseModel):
+    product_id: str
+    score: float
+
+
+class SimilarOut(BaseModel):
+    product_id: str
+    model_version: str | None
+    items: list[SimilarItem]
+
+
+class TrainingStarted(BaseModel):
+    version: str
+    status: Literal["training"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    model: str = Field(description="the version this process serves, or none")

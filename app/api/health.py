@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.metrics import exposition
+from app.schemas import Ready
 
 router = APIRouter(tags=["health"])
 
@@ -24,7 +25,7 @@ def metrics() -> Response:
     return Response(content, media_type=media_type)
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={200: {"model": Ready}})
 def readyz(request: Request) -> JSONResponse:
     factory: sessionmaker[Session] = request.app.state.session_factory
     try:

@@ -12,7 +12,7 @@ from app import versions
 from app.deps import AdminScope, SessionDep
 from app.errors import ApiError
 from app.ml import artifact
-from app.schemas import Time, to_naive_utc, utcnow
+from app.schemas import Time, TrainingStarted, to_naive_utc, utcnow
 from app.serving import Serving
 from app.tables import ModelVersion
 from app.training import Trainer
@@ -41,7 +41,7 @@ def describe(row: ModelVersion) -> dict[str, Any]:
     return out
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, responses={202: {"model": TrainingStarted}})
 def train(
     request: Request, session: SessionDep, body: Annotated[TrainRequest | None, Body()] = None
 ) -> JSONResponse:

@@ -13,7 +13,7 @@ from app.errors import ApiError
 from app.history import known_product
 from app.offers import offers_for, similar_to
 from app.recommendation_log import RecommendationLog
-from app.schemas import to_naive_utc, utcnow
+from app.schemas import OffersOut, SimilarOut, to_naive_utc, utcnow
 from app.serving import Loaded, Serving
 
 router = APIRouter(prefix="/v1", tags=["serving"], dependencies=[ReadScope])
@@ -31,7 +31,7 @@ def loaded_model(request: Request) -> Loaded:
 # in PostgreSQL or in SQLite's WAL mode; connecting is bounded by a timeout). Done in the threadpool,
 # the thread hop and the GIL contention between request threads cost more than the work itself
 # (measured with bench/serve.py: 0.43 of /healthz's throughput through a one-thread pool, 0.5 here).
-@router.get("/customers/{customer_id:path}/offers")
+@router.get("/customers/{customer_id:path}/offers", responses={200: {"model": OffersOut}})
 async def get_offers(
     request: Request,
     customer_id: PathId,
@@ -72,7 +72,9 @@ async def get_offers(
     return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json")
 
 
-@router.get("/products/{product_id:path}/similar")
+@router.get(
+    "/products/{product_id:path}/similar", response_model=None, responses={200: {"model": SimilarOut}}
+)
 def get_similar(
     request: Request,
     session: SessionDep,

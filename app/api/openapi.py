@@ -1,0 +1,90 @@
+"""The OpenAPI document as nbo answers: every error in nbo's own body, the bearer key, and which
+error each operation can give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "examples": ["invalid_request"]},
+                "message": {"type": "string", "examples": ["limit: Input should be at most 100"]},
+            },
+            "additionalProperties": True,
+        }
+    },
+    "example": {"error": {"code": "invalid_request", "message": "events[0].quantity: must not be 0"}},
+}
+
+WHY = {
+    "400": "Malformed JSON",
+    "401": "No key, or a key nbo does not know (when keys are configured)",
+    "403": "The key lacks the scope this operation needs",
+    "404": "Nothing under that id",
+    "409": "The version cannot be activated (not ready, or its artifact is invalid)",
+    "413": "More than 1,000 items, or a body over NBO_MAX_BODY_BYTES",
+    "422": "A parameter or a field breaks the contract; the message names it",
+    "429": "Over the key's rate limit (Retry-After says when to come back)",
+    "503": "The store does not answer, or no model is loaded yet (Retry-After)",
+}
+
+# Errors beyond those every /v1 operation can give, by (method, path).
+SPECIFIC = {
+    ("get", "/v1/products/{product_id}/similar"): ["404"],
+    ("get", "/v1/customers/{customer_id}/profile"): ["404"],
+    ("get", "/v1/models/{version}"): ["404"],
+    ("post", "/v1/models/{version}/activate"): ["404", "409"],
+}
+
+
+def _errors(method: str, path: str, operation: dict[str, Any]) -> list[str]:
+    codes = ["401", "403", "429", "503"]
+    if "requestBody" in operation:
+        codes += ["400", "413"]
+    if "requestBody" in operation or operation.get("parameters"):
+        codes.append("422")
+    return sorted(codes + SPECIFIC.get((method, path), []))
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The schema FastAPI builds, with nbo's error body and security added (built once)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    spec = get_openapi(title=app.title, version=app.version, routes=app.routes, description=app.description)
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Error"] = ERROR_SCHEMA
+    components["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "An API key of NBO_API_KEYS"}
+    }
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if not path.startswith("/v1/"):
+                continue
+            operation["security"] = [{"bearer": []}]
+            responses.pop("422", None)  # FastAPI's own shape; nbo's replaces it where it applies
+            for code in _errors(method, path, operation):
+                responses[code] = {"description": WHY[code], "content": error}
+    spec["paths"]["/readyz"]["get"]["responses"]["503"] = {
+        "description": "Not ready: the store does not answer",
+        "content": error,
+    }
+    app.openapi_schema = spec
+    return spec
+
+
+def install(app: FastAPI) -> None:
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]
