@@ -227,3 +227,47 @@ class TrainingStarted(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready"]
     model: str = Field(description="the version this process serves, or none")
+
+
+class Rfm(BaseModel):
+    recency: int = Field(ge=0, le=5, description="1–5 (quintile); 0 for a prospect")
+    frequency: int = Field(ge=0, le=5)
+    monetary: int = Field(ge=0, le=5)
+
+
+class DueProduct(BaseModel):
+    product_id: str
+    last_purchase_at: datetime
+    cycle_days: float = Field(description="the product's repurchase cycle")
+    due_at: datetime
+
+
+class ProfileOut(BaseModel):
+    customer_id: str
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    recency_days: float | None
+    frequency: int = Field(description="orders")
+    monetary: float = Field(description="net spend, returns netted")
+    segment: str = Field(examples=["champions", "at_risk", "prospect"])
+    p_active: float = Field(ge=0, le=1)
+    expected_purchases_30d: float
+    next_purchase_at: datetime | None
+    preferred_channel: str | None
+    rfm: Rfm
+    due_products: list[DueProduct]
+
+
+class ModelVersionOut(BaseModel):
+    version: str
+    status: Literal["training", "ready", "failed", "retired"]
+    active: bool
+    metrics: dict[str, Any] = Field(description="evaluation against the baselines, and the gate's verdict")
+    as_of: datetime
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None = None
+
+
+class ModelList(BaseModel):
+    models: list[ModelVersionOut] = Field(description="newest first")

@@ -12,7 +12,7 @@ from app import versions
 from app.deps import AdminScope, SessionDep
 from app.errors import ApiError
 from app.ml import artifact
-from app.schemas import Time, TrainingStarted, to_naive_utc, utcnow
+from app.schemas import ModelList, ModelVersionOut, Time, TrainingStarted, to_naive_utc, utcnow
 from app.serving import Serving
 from app.tables import ModelVersion
 from app.training import Trainer
@@ -55,12 +55,12 @@ def train(
     return JSONResponse({"version": row.version, "status": "training"}, status_code=202)
 
 
-@router.get("")
+@router.get("", response_model=None, responses={200: {"model": ModelList}})
 def list_models(session: SessionDep) -> dict[str, Any]:
     return {"models": [describe(r) for r in versions.newest_first(session)]}
 
 
-@router.get("/{version}")
+@router.get("/{version}", response_model=None, responses={200: {"model": ModelVersionOut}})
 def get_model(version: str, session: SessionDep) -> dict[str, Any]:
     row = versions.get(session, version=version)
     if row is None:
@@ -68,7 +68,7 @@ def get_model(version: str, session: SessionDep) -> dict[str, Any]:
     return describe(row)
 
 
-@router.post("/{version}/activate")
+@router.post("/{version}/activate", response_model=None, responses={200: {"model": ModelVersionOut}})
 def activate(version: str, request: Request, session: SessionDep) -> dict[str, Any]:
     row = versions.get(session, version=version)
     if row is None:

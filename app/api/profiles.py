@@ -14,7 +14,7 @@ from app.deps import AdminScope, ReadScope, SessionDep
 from app.errors import ApiError
 from app.ml.moment import SEGMENTS
 from app.profiles import profile, segment_summary
-from app.schemas import no_nul
+from app.schemas import ProfileOut, no_nul
 from app.tables import ID_LENGTH
 
 router = APIRouter(prefix="/v1", tags=["customers"])
@@ -23,7 +23,9 @@ read = APIRouter(dependencies=[ReadScope])
 admin = APIRouter(dependencies=[AdminScope])
 
 
-@read.get("/customers/{customer_id:path}/profile")
+@read.get(
+    "/customers/{customer_id:path}/profile", response_model=None, responses={200: {"model": ProfileOut}}
+)
 def get_profile(
     request: Request,
     session: SessionDep,

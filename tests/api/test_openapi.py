@@ -7,6 +7,17 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app.schemas import (
+    ModelList,
+    ModelVersionOut,
+    OffersOut,
+    ProfileOut,
+    Ready,
+    SimilarOut,
+    TrainingStarted,
+)
+from tests.api.helpers import ingest, shop_events, train, wait_serving
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -48,3 +59,21 @@ def test_a_real_error_has_the_documented_shape(client: TestClient) -> None:
     assert set(required["required"]) <= set(body)
     assert set(required["properties"]["error"]["required"]) <= set(body["error"])
     assert "limit" in body["error"]["message"]
+
+
+def test_real_answers_match_the_documented_models(committed_client: TestClient) -> None:
+    client = committed_client
+    ingest(client, shop_events())
+    version = train(client)["version"]
+    wait_serving(client, version)
+    OffersOut.model_validate(client.get("/v1/customers/c1/offers").json())
+    OffersOut.model_validate(client.get("/v1/customers/someone-new/offers").json())
+    SimilarOut.model_validate(client.get("/v1/products/k0-1/similar").json())
+    ProfileOut.model_validate(client.get("/v1/customers/c1/profile").json())
+    ModelVersionOut.model_validate(client.get(f"/v1/models/{version}").json())
+    ModelList.model_validate(client.get("/v1/models").json())
+    ModelVersionOut.model_validate(client.post(f"/v1/models/{version}/activate").json())
+    Ready.model_validate(client.get("/readyz").json())
+    r = client.post("/v1/models", json={})
+    assert r.status_code == 202
+    TrainingStarted.model_validate(r.json())
