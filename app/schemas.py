@@ -271,3 +271,47 @@ class ModelVersionOut(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelVersionOut] = Field(description="newest first")
+
+
+class SegmentRow(BaseModel):
+    segment: str
+    customers: int
+    revenue: float
+    share_customers: float = Field(ge=0, le=1)
+    share_revenue: float = Field(description="of the buyers' net revenue (a segment's may be negative)")
+
+
+class ParetoPoint(BaseModel):
+    customers: float = Field(description="share of the buyers, best first")
+    revenue: float = Field(description="their share of the revenue")
+
+
+class Pareto(BaseModel):
+    top_20_percent_revenue_share: float
+    curve: list[ParetoPoint]
+
+
+class SegmentsOut(BaseModel):
+    as_of: datetime
+    customers: int
+    buyers: int
+    revenue: float
+    segments: list[SegmentRow]
+    pareto: Pareto
+
+
+class AudienceMember(BaseModel):
+    customer_id: str
+    segment: str
+    recency_days: float | None
+    frequency: int
+    monetary: float
+    p_active: float
+    expected_purchases_30d: float
+    preferred_channel: str | None
+
+
+class AudienceOut(BaseModel):
+    as_of: datetime
+    customers: list[AudienceMember]
+    next_after: str | None = Field(description="pass it as `after` for the next page; null on the last")

@@ -14,7 +14,7 @@ from app.deps import AdminScope, ReadScope, SessionDep
 from app.errors import ApiError
 from app.ml.moment import SEGMENTS
 from app.profiles import profile, segment_summary
-from app.schemas import ProfileOut, no_nul
+from app.schemas import AudienceOut, ProfileOut, SegmentsOut, no_nul
 from app.tables import ID_LENGTH
 
 router = APIRouter(prefix="/v1", tags=["customers"])
@@ -38,7 +38,7 @@ def get_profile(
     return found
 
 
-@read.get("/segments")
+@read.get("/segments", response_model=None, responses={200: {"model": SegmentsOut}})
 def get_segments(request: Request, session: SessionDep, as_of: AsOf = None) -> dict[str, Any]:
     return segment_summary(session, loaded_model(request), as_of=as_of)
 
@@ -49,7 +49,7 @@ def _one_of(field: str, value: str | None, allowed: tuple[str, ...]) -> str | No
     return value
 
 
-@admin.get("/customers")
+@admin.get("/customers", response_model=None, responses={200: {"model": AudienceOut}})
 def list_customers(
     request: Request,
     session: SessionDep,

@@ -8,11 +8,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.schemas import (
+    AudienceOut,
     ModelList,
     ModelVersionOut,
     OffersOut,
     ProfileOut,
     Ready,
+    SegmentsOut,
     SimilarOut,
     TrainingStarted,
 )
@@ -70,6 +72,9 @@ def test_real_answers_match_the_documented_models(committed_client: TestClient) 
     OffersOut.model_validate(client.get("/v1/customers/someone-new/offers").json())
     SimilarOut.model_validate(client.get("/v1/products/k0-1/similar").json())
     ProfileOut.model_validate(client.get("/v1/customers/c1/profile").json())
+    SegmentsOut.model_validate(client.get("/v1/segments").json())
+    audience = AudienceOut.model_validate(client.get("/v1/customers", params={"limit": 5}).json())
+    assert len(audience.customers) == 5
     ModelVersionOut.model_validate(client.get(f"/v1/models/{version}").json())
     ModelList.model_validate(client.get("/v1/models").json())
     ModelVersionOut.model_validate(client.post(f"/v1/models/{version}/activate").json())
