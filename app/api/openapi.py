@@ -7,6 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from app.schemas import FeedbackEvent, PurchaseEvent
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -55,6 +58,36 @@ def _errors(method: str, path: str, operation: dict[str, Any]) -> list[str]:
     return sorted(codes + SPECIFIC.get((method, path), []))
 
 
+# The batches are read row by row (each bad row is reported by its index), so FastAPI sees untyped
+# items; the document shows what each row must be.
+BATCHES: dict[str, type[BaseModel]] = {
+    "/v1/events/purchases": PurchaseEvent,
+    "/v1/events/feedback": FeedbackEvent,
+}
+
+
+def _type_batches(spec: dict[str, Any], max_events: int) -> None:
+    schemas = spec["components"]["schemas"]
+    for path, model in BATCHES.items():
+        item = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+        schemas.update(item.pop("$defs", {}))
+        schemas[model.__name__] = item
+        body = {
+            "type": "object",
+            "required": ["events"],
+            "properties": {
+                "events": {
+                    "type": "array",
+                    "maxItems": max_events,
+                    "description": "valid rows are stored, each bad one is reported by its index",
+                    "items": {"$ref": f"#/components/schemas/{model.__name__}"},
+                }
+            },
+        }
+        request = spec["paths"][path]["post"]["requestBody"]
+        request["content"]["application/json"]["schema"] = body
+
+
 def document(app: FastAPI) -> dict[str, Any]:
     """The schema FastAPI builds, with nbo's error body and security added (built once)."""
     if app.openapi_schema is not None:
@@ -65,6 +98,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas["Error"] = ERROR_SCHEMA
+    _type_batches(spec, app.state.settings.max_batch_events)
     components["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "An API key of NBO_API_KEYS"}
     }

@@ -39,6 +39,9 @@ def test_every_v1_operation_documents_its_errors_in_nbos_shape(client: TestClien
         assert {"401", "403", "429", "503"} <= set(errors), (method, path)
         for code, response in errors.items():
             assert response["content"]["application/json"]["schema"] == ERROR, (method, path, code)
+    purchases = spec["paths"]["/v1/events/purchases"]["post"]["requestBody"]["content"]["application/json"]
+    items = purchases["schema"]["properties"]["events"]["items"]
+    assert spec["components"]["schemas"][items["$ref"].rsplit("/", 1)[1]]["properties"]["quantity"]
     activate = spec["paths"]["/v1/models/{version}/activate"]["post"]["responses"]
     assert {"404", "409"} <= set(activate)
 
