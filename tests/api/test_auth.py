@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.limits import RateLimiter
 from app.main import create_app
 
 KEYS = {
@@ -54,14 +54,20 @@ def test_each_key_has_its_own_rate_limit(settings: Settings) -> None:
     limited = settings.model_copy(
         update={"api_keys": KEYS, "rate_limit_per_second": 1.0, "rate_limit_burst": 2.0}
     )
-    with TestClient(create_app(limited)) as c:
+    app = create_app(limited)
+    assert (app.state.rate_limiter.rate, app.state.rate_limiter.burst) == (1.0, 2.0)
+    now = [0.0]  # the limiter's clock, moved by the test: no sleeping, no race with a slow machine
+    app.state.rate_limiter = RateLimiter(1.0, 2.0, clock=lambda: now[0])
+    with TestClient(app) as c:
         assert [c.get(READ, headers=bearer("k-shop")).status_code for _ in range(2)] == [404, 404]
         r = c.get(READ, headers=bearer("k-shop"))
         assert r.status_code == 429
         assert r.json()["error"]["code"] == "rate_limited"
         assert r.headers["retry-after"] == "1"
         assert c.get(READ, headers=bearer("k-ops")).status_code == 404  # another key: its own bucket
-        time.sleep(1.05)
+        now[0] += 0.5  # half a token back: still limited, and told when to come back
+        assert c.get(READ, headers=bearer("k-shop")).status_code == 429
+        now[0] += 0.5
         assert c.get(READ, headers=bearer("k-shop")).status_code == 404
 
 
