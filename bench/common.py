@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-from scipy.stats import rankdata
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from app.importer import ONLINE_RETAIL
 from app.migrate import upgrade
 from app.ml.dataset import Dataset, from_day
 from app.ml.matrix import Lines
+from app.ml.moment import average_ranks
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -41,7 +41,7 @@ PG_SERVER = os.environ.get("NBO_BENCH_PG_URL", "postgresql+psycopg://postgres@12
 
 def auc(score: np.ndarray, label: np.ndarray) -> float:
     """The area under the ROC curve of ``score`` for the boolean ``label`` (ties count half)."""
-    ranks = rankdata(score)
+    ranks = average_ranks(score.astype(np.float64))
     pos, neg = int(label.sum()), int((~label).sum())
     return float((ranks[label].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
