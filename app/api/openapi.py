@@ -34,7 +34,7 @@ WHY = {
     "403": "The key lacks the scope this operation needs",
     "404": "Nothing under that id",
     "409": "The version cannot be activated (not ready, or its artifact is invalid)",
-    "413": "More than 1,000 items, or a body over NBO_MAX_BODY_BYTES",
+    "413": "More items than NBO_MAX_BATCH_EVENTS allows, or a body over NBO_MAX_BODY_BYTES",
     "422": "A parameter or a field breaks the contract; the message names it",
     "429": "Over the key's rate limit (Retry-After says when to come back)",
     "503": "The store does not answer, or no model is loaded yet (Retry-After)",
