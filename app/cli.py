@@ -16,14 +16,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app import bootstrap
+from app.clock import to_naive_utc, utcnow
 from app.config import get_settings
-from app.import_job import print_import_report, run_import
-from app.importer import ONLINE_RETAIL, Mapping
+from app.ingest.import_file import print_import_report, run_import
+from app.ingest.importer import ONLINE_RETAIL, Mapping
 from app.logs import log_config
 from app.migrate import upgrade
 from app.ml.dataset import Dataset
-from app.schemas import to_naive_utc, utcnow
+from app.training.first_run import first_run, train_now
 
 cli = typer.Typer(help="nbo: next-best-offer service", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -50,14 +50,14 @@ def serve(
 
     settings = get_settings()
     upgrade(settings.database_url)
-    bootstrap.first_run(settings, console, demo=demo)
+    first_run(settings, console, demo=demo)
     count = workers or settings.workers
     with metrics_folder(count):
         # Several workers run under uvicorn's supervisor (0.55 and later: its listener keeps
         # TCP_NODELAY, and how long a worker may take to answer its ping is settable). Its 5 s default
         # killed healthy workers that were importing the app or loading a model on a busy machine.
         uvicorn.run(
-            "app.main:create_app",
+            "app.main:worker_app",
             factory=True,
             host=host or settings.host,
             port=port or settings.port,
@@ -154,7 +154,7 @@ def train(
     settings = get_settings()
     upgrade(settings.database_url)
     moment = to_naive_utc(as_of) if as_of is not None else utcnow()
-    if bootstrap.train_now(settings, console, moment) != "ready":
+    if train_now(settings, console, moment) != "ready":
         raise typer.Exit(1)
 
 
@@ -170,8 +170,8 @@ def evaluate_cmd(
     time split of the store's purchases (repeat and discovery tasks, metrics at 10)."""
     from rich.table import Table
 
-    from app.evaluation import evaluate_dataset
     from app.ml.dataset import to_day
+    from app.training.evaluation import evaluate_dataset
 
     settings = get_settings()
     data = _store_dataset()
@@ -211,7 +211,7 @@ def tune_cmd(
 ) -> None:
     """Choose training and blend parameters on the validation window before the test cutoff."""
     from app.ml.dataset import to_day
-    from app.tuning import Trial, tune
+    from app.training.tuning import Trial, tune
 
     data = _store_dataset()
     cutoff_day = to_day(to_naive_utc(cutoff)) if cutoff is not None else data.last_day - 30.0
@@ -243,15 +243,13 @@ def tune_cmd(
 
 def _store_dataset() -> Dataset:
     """Every purchase in the configured store."""
-    from sqlalchemy.orm import Session
-
-    from app.columns import PurchaseColumns
-    from app.db import make_engine
+    from app.db import make_engine, make_session_factory
+    from app.store.purchase_cache import PurchaseCache
 
     engine = make_engine(get_settings().database_url)
     try:
-        with Session(engine) as session:
-            data = PurchaseColumns().dataset(session, before=datetime.max)
+        with make_session_factory(engine)() as session:
+            data = PurchaseCache().dataset(session, before=datetime.max)
     finally:
         engine.dispose()
     if len(data.customer) == 0:

@@ -1,4 +1,5 @@
-"""Engine and session factory, configured for SQLite (embedded) or PostgreSQL."""
+"""Engine and session factory, configured for SQLite (embedded) or PostgreSQL; and the names the rest
+of nbo uses for them (a session, a factory, the store's errors) without importing SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["Engine", "Session", "SessionFactory", "StoreError", "StoreUnavailable"]
+
+SessionFactory = sessionmaker[Session]
+StoreError = SQLAlchemyError  # anything the store raised
+StoreUnavailable = OperationalError  # the database did not answer (a retryable 503)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -46,7 +54,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine) -> SessionFactory:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 

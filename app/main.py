@@ -1,4 +1,6 @@
-"""create_app(): routers, error handlers, lifespan."""
+"""create_app(): the app's state (store, serving, training, derived state), routers, middleware and
+error handlers, and the lifespan that starts and stops them; worker_app(): the same for a worker
+process of ``nbo serve``, which also tunes the process for serving."""
 
 from __future__ import annotations
 
@@ -11,29 +13,26 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
-from app import errors
 from app.api import catalog, docs, erasure, events, health, models, offers, openapi, profiles
-from app.auth import KeyCheckMiddleware
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
-from app.limits import BodyLimitMiddleware, RateLimiter
+from app.derived import Derived
 from app.logs import RequestContext
-from app.recommendation_log import RecommendationLog
-from app.serving import Serving
-from app.snapshot import SnapshotReader
-from app.training import Trainer, abandon_stale_trainings
+from app.serving.loaded import Serving
+from app.store.recommendations import RecommendationLog
+from app.training.claim import abandon_stale_trainings
+from app.training.jobs import Trainer
+from app.web import errors
+from app.web.auth import KeyCheckMiddleware
+from app.web.limits import BodyLimitMiddleware, RateLimiter
 
 log = logging.getLogger("nbo")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, owns_process: bool = False) -> FastAPI:
+    """The app; with ``owns_process`` (a worker of ``nbo serve``) its lifespan also freezes what is
+    loaded at start out of the garbage collector's passes."""
     settings = settings or get_settings()
-    # Requests are short and CPU-bound in threads: hand the GIL over sooner than the default 5 ms,
-    # so a finished response is not held back behind another request's computation.
-    sys.setswitchinterval(settings.gil_switch_interval)
-    # Each request makes a few small BLAS calls; BLAS's own worker threads would spin between them and
-    # take the other cores from the requests (measured: 1.5 cores busy for one core's work).
-    threadpool_limits(1, "blas")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,33 +41,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         abandon_stale_trainings(factory, settings.training_timeout_seconds, settings.models_dir)
         app.state.serving.start()
         app.state.recommendation_log.start()
-        # What is loaded by now (modules, the model) lives as long as the worker: left to the cyclic
-        # garbage collector, each full pass walked its ~150,000 objects and held every request for
-        # 30–70 ms (1–2 % of offers under load). Frozen, it is skipped; refcounting still frees it.
-        gc.collect()
-        gc.freeze()
+        if owns_process:
+            # What is loaded by now (modules, the model) lives as long as the worker: left to the
+            # cyclic garbage collector, each full pass walked its ~150,000 objects and held every
+            # request for 30–70 ms (1–2 % of offers under load). Frozen, it is skipped; refcounting
+            # still frees it.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
             app.state.trainer.shutdown()
             app.state.serving.stop()
             app.state.recommendation_log.stop()
-            await app.state.snapshot_reader.aclose()
+            await app.state.derived.aclose()
             app.state.engine.dispose()
-            gc.unfreeze()  # an app started again in this process (tests) freezes afresh
+            if owns_process:
+                gc.unfreeze()
 
     app = FastAPI(title="nbo", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    serving = Serving(factory, settings.models_dir, settings.model_poll_seconds)
+    derived = Derived.for_engine(engine)
     app.state.settings = settings
     app.state.engine = engine
-    factory = make_session_factory(engine)
     app.state.session_factory = factory
-    app.state.serving = Serving(factory, settings.models_dir, settings.model_poll_seconds)
+    app.state.serving = serving
+    app.state.derived = derived
     app.state.recommendation_log = RecommendationLog(engine)
-    app.state.snapshot_reader = SnapshotReader(engine)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.trainer = Trainer(
-        factory, settings.models_dir, settings.train, app.state.serving, settings.training_lease_seconds
+        factory,
+        settings.models_dir,
+        settings.train,
+        derived.purchases,
+        serve_first=serving.serving_first,
+        lease_seconds=settings.training_lease_seconds,
     )
 
     errors.install(app)
@@ -80,3 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.install(app)
     openapi.install(app)
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app of a ``nbo serve`` worker process (uvicorn's factory), in a process tuned for it."""
+    settings = get_settings()
+    # Requests are short and CPU-bound in threads: hand the GIL over sooner than the default 5 ms,
+    # so a finished response is not held back behind another request's computation.
+    sys.setswitchinterval(settings.gil_switch_interval)
+    # Each request makes a few small BLAS calls; BLAS's own worker threads would spin between them and
+    # take the other cores from the requests (measured: 1.5 cores busy for one core's work).
+    threadpool_limits(1, "blas")
+    return create_app(settings, owns_process=True)

@@ -23,14 +23,14 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.columns import PurchaseColumns
 from app.db import make_engine, throwaway_database
-from app.import_job import run_import
-from app.importer import ONLINE_RETAIL
+from app.ingest.import_file import run_import
+from app.ingest.importer import ONLINE_RETAIL
 from app.migrate import upgrade
 from app.ml.dataset import Dataset, from_day
-from app.ml.matrix import Lines
-from app.ml.moment import average_ranks
+from app.ml.lines import Lines
+from app.ml.rfm import average_ranks
+from app.store.purchase_cache import PurchaseCache
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -176,7 +176,7 @@ def full_store(workdir: Path) -> Iterator[tuple[str, Dataset]]:
         run_import(data_file(), ONLINE_RETAIL, database_url=url)
         engine = make_engine(url)
         with Session(engine) as session:
-            data = PurchaseColumns().dataset(session, before=datetime.max)
+            data = PurchaseCache().dataset(session, before=datetime.max)
         engine.dispose()
         yield url, data
 

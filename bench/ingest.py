@@ -16,12 +16,12 @@ from typing import Any
 
 import httpx
 
-from app.bulk import load_purchases
+from app.api.inputs import PurchaseEvent
 from app.db import make_engine, make_session_factory
-from app.import_job import run_import
-from app.importer import ONLINE_RETAIL, ImportStats, Row, open_text, read_rows
-from app.schemas import PurchaseEvent
-from app.store import add_purchases
+from app.ingest.import_file import run_import
+from app.ingest.importer import ONLINE_RETAIL, ImportStats, open_text, read_rows
+from app.store.bulk import Row, load_purchases
+from app.store.events import add_purchases
 from bench.common import data_file, database, server, write_results
 
 HTTP_EVENTS = 100_000
@@ -99,7 +99,7 @@ def bench_http(kind: str, workdir: Path, batches: list[dict[str, Any]]) -> dict[
         started = time.perf_counter()
         for batch in batches:
             with factory() as session:
-                add_purchases(session, events=[PurchaseEvent.model_validate(e) for e in batch["events"]])
+                add_purchases(session, [PurchaseEvent.model_validate(e).row() for e in batch["events"]])
                 session.commit()
         baseline = time.perf_counter() - started
         engine.dispose()

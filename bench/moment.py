@@ -25,7 +25,7 @@ import numpy as np
 from app.ml.btyd import fit_bgnbd
 from app.ml.dataset import Dataset, from_day
 from app.ml.forecast import FEATURES, Forecast, features, fit_forecast, fit_poisson
-from app.ml.moment import Activity, activity, recent_orders
+from app.ml.rfm import Activity, activity, recent_orders
 from bench.common import (
     auc,
     data_file,

@@ -18,8 +18,8 @@ import httpx
 import numpy as np
 
 from app.config import Settings
-from app.evaluation import RANKERS, evaluate_dataset
 from app.ml.evaluate import METRICS, at_k, make_split
+from app.training.evaluation import RANKERS, evaluate_dataset
 from bench.common import (
     data_file,
     days_after,

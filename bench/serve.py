@@ -25,11 +25,11 @@ import httpx
 from rich.console import Console
 from sqlalchemy import text
 
-from app.bootstrap import train_if_none
 from app.config import Settings
 from app.db import make_engine, make_session_factory
-from app.import_job import run_import
-from app.importer import ONLINE_RETAIL
+from app.ingest.import_file import run_import
+from app.ingest.importer import ONLINE_RETAIL
+from app.training.first_run import train_if_none
 from bench.common import data_file, database, server, write_results
 
 # Short rounds, many of them: this machine's speed drifts within a minute, and each round's ratio

@@ -23,18 +23,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from threadpoolctl import threadpool_limits
 
-from app.columns import PurchaseColumns
 from app.config import Settings
 from app.db import make_engine, make_session_factory
-from app.import_job import run_import
-from app.importer import ONLINE_RETAIL
+from app.ingest.import_file import run_import
+from app.ingest.importer import ONLINE_RETAIL
 from app.ml import artifact
 from app.ml.dataset import EPOCH
-from app.ml.matrix import confidence_matrix, sums
-from app.schemas import PurchaseEvent
-from app.store import add_purchases
-from app.tables import Purchase
-from app.training import fit_on, train
+from app.ml.lines import confidence_matrix, sums
+from app.store.events import PurchaseRow, add_purchases
+from app.store.purchase_cache import PurchaseCache
+from app.store.tables import Purchase
+from app.training.pipeline import fit_on, train
 from bench.common import data_file, database, write_results
 
 REPEATS = 3
@@ -57,8 +56,8 @@ def add_new_lines(session: Session, batch: int) -> None:
     latest = session.scalars(select(Purchase).order_by(Purchase.id.desc()).limit(NEW_LINES)).all()
     add_purchases(
         session,
-        events=[
-            PurchaseEvent(
+        [
+            PurchaseRow(
                 event_id=f"bench-{batch}-{i}",
                 customer_id=p.customer_id,
                 product_id=p.product_id,
@@ -84,10 +83,10 @@ def bench(kind: str, workdir: Path) -> dict[str, Any]:
 
         def cold_read() -> Any:
             with factory() as s:
-                return PurchaseColumns().dataset(s, before=far)
+                return PurchaseCache().dataset(s, before=far)
 
         timings["first_read"] = best_of(cold_read)
-        columns = PurchaseColumns()
+        columns = PurchaseCache()
         with factory() as s:
             columns.dataset(s, before=far)
         batches = itertools.count()

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import make_engine, throwaway_database
-from app.deps import get_session
 from app.main import create_app
 from app.migrate import upgrade
-from app.recommendation_log import RecommendationLog
-from app.tables import metadata
+from app.store.recommendations import RecommendationLog
+from app.store.tables import metadata
+from app.web.deps import get_session
 
 PG_URL = os.environ.get("NBO_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -62,7 +62,7 @@ def empty_tables(engine: Engine) -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             names = ", ".join(t.name for t in metadata.sorted_tables)
-            # Sequences go on counting: purchase ids are never reused (app/columns.py relies on it).
+            # Sequences go on counting: purchase ids are never reused (app/store/purchase_cache.py needs it).
             conn.exec_driver_sql(f"TRUNCATE {names} CASCADE")
             return
         for table in reversed(metadata.sorted_tables):
@@ -101,7 +101,7 @@ def client(settings: Settings, engine: Engine, session: Session) -> Iterator[Tes
 
     The offers it answers are queued but not written: the writer uses a connection of its own,
     outside the transaction (on SQLite it would wait for the test's lock and write after the
-    rollback). ``committed_client`` writes them, and tests/test_recommendation_log.py checks it."""
+    rollback). ``committed_client`` writes them, and tests/store/test_recommendations.py checks it."""
     app = create_app(settings)
     app.dependency_overrides[get_session] = lambda: session
     app.state.recommendation_log = QueuedOnly(engine)

@@ -31,7 +31,7 @@ def test_serve_gives_workers_time_to_start_and_answer(
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     [call] = calls
-    assert call["app"] == "app.main:create_app"
+    assert call["app"] == "app.main:worker_app"
     assert call["factory"] is True
     assert call["workers"] == 2
     assert call["timeout_worker_healthcheck"] == 45

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
-from app.tables import metadata
+from app.store.tables import metadata
 
 
 def test_migrated_schema_matches_the_tables(engine: Engine) -> None:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.tables import Purchase
+from app.store.tables import Purchase
 from tests.api.test_metrics import sample
 from tests.server import nbo_serve
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app import store
 from app.api.events import check_batch_size
-from app.deps import SessionDep, SettingsDep, WriteScope
-from app.schemas import CustomerBatch, ProductBatch, Upserted, utcnow
+from app.api.inputs import CustomerBatch, ProductBatch
+from app.api.responses import Upserted
+from app.clock import utcnow
+from app.ingest.catalog import put_customers as upsert_customers
+from app.ingest.catalog import put_products as upsert_products
+from app.web.deps import SessionDep, SettingsDep, WriteScope
 
 router = APIRouter(prefix="/v1", tags=["catalog"], dependencies=[WriteScope])
 
@@ -15,19 +18,13 @@ router = APIRouter(prefix="/v1", tags=["catalog"], dependencies=[WriteScope])
 @router.put("/products")
 def put_products(batch: ProductBatch, session: SessionDep, settings: SettingsDep) -> Upserted:
     check_batch_size(len(batch.products), settings, "products")
-    upserted = store.upsert_products(session, products=batch.products)
-    session.commit()
-    return Upserted(upserted=upserted)
+    rows = [p.model_dump(exclude_unset=True) for p in batch.products]
+    return Upserted(upserted=upsert_products(session, rows))
 
 
 @router.put("/customers")
 def put_customers(batch: CustomerBatch, session: SessionDep, settings: SettingsDep) -> Upserted:
     started = utcnow()
     check_batch_size(len(batch.customers), settings, "customers")
-    # A customer whose erasure finished while this ran is not written back (app/erasure.py).
-    store.hold_writes(session)
-    gone = store.erased_since(session, (c.customer_id for c in batch.customers), started)
-    customers = [c for c in batch.customers if c.customer_id not in gone]
-    upserted = store.upsert_customers(session, customers=customers)
-    session.commit()
-    return Upserted(upserted=upserted)
+    rows = [c.model_dump(exclude_unset=True) for c in batch.customers]
+    return Upserted(upserted=upsert_customers(session, rows, started=started))

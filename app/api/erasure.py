@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.api.params import PathId
-from app.columns import columns_for
-from app.deps import AdminScope, SessionDep
-from app.erasure import erase
-from app.training import Trainer
+from app.customers.erasure import forget
+from app.derived import Derived
+from app.training.jobs import Trainer
+from app.web.deps import AdminScope, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["erasure"], dependencies=[AdminScope])
 
@@ -19,9 +19,6 @@ def erase_customer(customer_id: PathId, request: Request, session: SessionDep) -
     every kept version trained on them is retired, and a new one is trained without them, which
     replaces (and retires) the active one. Erasing twice, or a customer never seen, is not an error."""
     trainer: Trainer = request.app.state.trainer
-    erased = erase(session, customer_id, trainer.models_dir)
-    if erased.rows:
-        columns_for(session).refresh(session)  # profiles and segments in this process, at once
-    if erased.rows or erased.active_holds:
-        trainer.retrain()
+    derived: Derived = request.app.state.derived
+    forget(session, customer_id, trainer=trainer, purchases=derived.purchases)
     return Response(status_code=204)

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.orm import Session
 
-from app import store
+from app.api.inputs import EventBatch, FeedbackEvent, PurchaseEvent
+from app.api.responses import FeedbackResult, IngestResult, Rejected
+from app.clock import utcnow
 from app.config import Settings
-from app.deps import SessionDep, SettingsDep, WriteScope
-from app.errors import ApiError, describe
+from app.ingest.events import ERASED, Stored, store_feedback, store_purchases
 from app.metrics import INGESTED
-from app.recommendation_log import RECENT_SECONDS, issued_within
-from app.schemas import (
-    EventBatch,
-    FeedbackEvent,
-    FeedbackResult,
-    IngestResult,
-    PurchaseEvent,
-    Rejected,
-    utcnow,
-)
-from app.serving import Serving
+from app.serving.loaded import Serving
+from app.web.deps import SessionDep, SettingsDep, WriteScope
+from app.web.errors import ApiError, describe
 
 router = APIRouter(prefix="/v1/events", tags=["events"], dependencies=[WriteScope])
 
@@ -82,32 +73,20 @@ def _checked(kind: str, batch: EventBatch, model: type[E], settings: Settings) -
     return valid, rejected, in_batch_duplicates
 
 
-ERASED = "customer_id: erased while this request ran, so not stored (send it again to record it anew)"
-
-
-def _not_erased(
-    session: Session, kind: str, valid: list[tuple[int, E]], rejected: list[Rejected], started: datetime
-) -> list[E]:
-    """The events to store: those of a customer whose erasure finished after this request began are
-    refused, so that the erasure holds (this opens the write transaction)."""
-    store.hold_writes(session)
-    gone = store.erased_since(session, (getattr(e, "customer_id") for _, e in valid), started)  # noqa: B009
-    kept = []
-    for index, event in valid:
-        if getattr(event, "customer_id") in gone:  # noqa: B009 - every event model has one
-            rejected.append(Rejected(index=index, error=ERASED))
-            INGESTED.labels(kind, "rejected").inc()
-        else:
-            kept.append(event)
+def _answer(
+    kind: str, valid: list[tuple[int, E]], rejected: list[Rejected], in_batch: int, outcome: Stored
+) -> dict[str, Any]:
+    """The counts of the answer (also to the metrics); events refused for an erased customer join
+    the rejected ones, by their index in the batch."""
+    for position in outcome.refused:
+        rejected.append(Rejected(index=valid[position][0], error=ERASED))
     rejected.sort(key=lambda r: r.index)
-    return kept
-
-
-def _counted(kind: str, valid: int, accepted: int, in_batch_duplicates: int) -> tuple[int, int]:
-    duplicates = valid - accepted + in_batch_duplicates
+    accepted = len(outcome.stored)
+    duplicates = len(valid) - len(outcome.refused) - accepted + in_batch
+    INGESTED.labels(kind, "rejected").inc(len(outcome.refused))
     INGESTED.labels(kind, "accepted").inc(accepted)
     INGESTED.labels(kind, "duplicate").inc(duplicates)
-    return accepted, duplicates
+    return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
 
 
 @router.post("/purchases")
@@ -115,15 +94,12 @@ def post_purchases(
     request: Request, batch: EventBatch, session: SessionDep, settings: SettingsDep
 ) -> IngestResult:
     started = utcnow()
-    checked, rejected, in_batch = _checked("purchases", batch, PurchaseEvent, settings)
-    valid = _not_erased(session, "purchases", checked, rejected, started)
-    stored = store.add_purchases(session, events=valid)
-    session.commit()  # acknowledged only once committed
-    if stored:
+    valid, rejected, in_batch = _checked("purchases", batch, PurchaseEvent, settings)
+    outcome = store_purchases(session, [e.row() for _, e in valid], started=started)
+    if outcome.stored:
         serving: Serving = request.app.state.serving
         serving.purchases_changed()
-    accepted, duplicates = _counted("purchases", len(valid), stored, in_batch)
-    return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+    return IngestResult(**_answer("purchases", valid, rejected, in_batch, outcome))
 
 
 @router.post("/feedback")
@@ -131,18 +107,9 @@ def post_feedback(batch: EventBatch, session: SessionDep, settings: SettingsDep)
     """Feedback on an offer nbo did not make is stored too (the offer may come from elsewhere), and
     counted apart as ``unattributed`` so that a client sending wrong ids sees it."""
     started = utcnow()
-    checked, rejected, in_batch = _checked("feedback", batch, FeedbackEvent, settings)
-    valid = _not_erased(session, "feedback", checked, rejected, started)
-    stored = set(store.add_feedback(session, events=valid))
-    session.commit()  # acknowledged only once committed
-    accepted, duplicates = _counted("feedback", len(valid), len(stored), in_batch)
-    new = [e for e in valid if e.event_id in stored]
-    # An answer given within the last minute may still be queued for writing, here or in another
-    # process: its id says when it was issued.
-    asked = {e.recommendation_id for e in new if not issued_within(e.recommendation_id, RECENT_SECONDS)}
-    known = store.known_recommendations(session, asked)
-    unattributed = sum(1 for e in new if e.recommendation_id in asked - known)
-    INGESTED.labels("feedback", "unattributed").inc(unattributed)
+    valid, rejected, in_batch = _checked("feedback", batch, FeedbackEvent, settings)
+    outcome = store_feedback(session, [e.row() for _, e in valid], started=started)
+    INGESTED.labels("feedback", "unattributed").inc(outcome.unattributed)
     return FeedbackResult(
-        accepted=accepted, duplicates=duplicates, rejected=rejected, unattributed=unattributed
+        **_answer("feedback", valid, rejected, in_batch, outcome), unattributed=outcome.unattributed
     )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
+from app.api.responses import Ready
+from app.db import SessionFactory, StoreError
 from app.metrics import exposition
-from app.schemas import Ready
+from app.store.purchases import ping
 
 router = APIRouter(tags=["health"])
 
@@ -27,11 +26,11 @@ def metrics() -> Response:
 
 @router.get("/readyz", responses={200: {"model": Ready}})
 def readyz(request: Request) -> JSONResponse:
-    factory: sessionmaker[Session] = request.app.state.session_factory
+    factory: SessionFactory = request.app.state.session_factory
     try:
         with factory() as session:
-            session.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
+            ping(session)
+    except StoreError as exc:
         return JSONResponse(
             {"error": {"code": "database_unavailable", "message": f"database: {type(exc).__name__}"}},
             status_code=503,

@@ -8,13 +8,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.params import AsOf, PathId
-from app.deps import ReadScope, SessionDep
-from app.errors import ApiError
-from app.history import known_product
-from app.offers import offers_for, similar_to
-from app.recommendation_log import RecommendationLog
-from app.schemas import OffersOut, SimilarOut, to_naive_utc, utcnow
-from app.serving import Loaded, Serving
+from app.api.responses import OffersOut, SimilarOut
+from app.clock import to_naive_utc, utcnow
+from app.serving.loaded import Loaded, Serving
+from app.serving.offers import offers_for
+from app.serving.similar import similar_to
+from app.store.purchases import known_product
+from app.store.recommendations import RecommendationLog
+from app.web.deps import ReadScope, SessionDep
+from app.web.errors import ApiError
 
 router = APIRouter(prefix="/v1", tags=["serving"], dependencies=[ReadScope])
 
@@ -50,7 +52,7 @@ async def get_offers(
     loaded = loaded_model(request)
     moment = to_naive_utc(as_of) if as_of is not None else utcnow()
     answer = await offers_for(
-        request.app.state.snapshot_reader,
+        request.app.state.derived.offers_read,
         loaded,
         customer_id=customer_id,
         limit=limit,

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from app.schemas import FeedbackEvent, PurchaseEvent
+from app.api.inputs import FeedbackEvent, PurchaseEvent
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator
 
-from app.schemas import Time, no_nul
-from app.tables import ID_LENGTH
+from app.api.inputs import Time, no_nul
+from app.store.tables import ID_LENGTH
 
 # Routes declare ids with the ``:path`` converter, so that an id holding "/" (sent percent-encoded,
 # as a SKU such as "AB/12" must be) reaches its route whole.

@@ -7,20 +7,28 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator
 
+from app.api.inputs import no_nul
 from app.api.offers import loaded_model
 from app.api.params import AsOf, PathId
-from app.audiences import CHANNELS, CONSENTS, Audience, audience
-from app.deps import AdminScope, ReadScope, SessionDep
-from app.errors import ApiError
-from app.ml.moment import SEGMENTS
-from app.profiles import profile, segment_summary
-from app.schemas import AudienceOut, ProfileOut, SegmentsOut, no_nul
-from app.tables import ID_LENGTH
+from app.api.responses import AudienceOut, ProfileOut, SegmentsOut
+from app.customers.audiences import CHANNELS, CONSENTS, Audience, audience
+from app.customers.base import Bases
+from app.customers.profiles import profile
+from app.customers.segments import segment_summary
+from app.ml.rfm import SEGMENTS
+from app.store.tables import ID_LENGTH
+from app.web.deps import AdminScope, ReadScope, SessionDep
+from app.web.errors import ApiError
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 read = APIRouter(dependencies=[ReadScope])
 # An audience export carries spend, segment, channel and consent: not for a shop front end's key.
 admin = APIRouter(dependencies=[AdminScope])
+
+
+def _bases(request: Request) -> Bases:
+    bases: Bases = request.app.state.derived.bases
+    return bases
 
 
 @read.get(
@@ -32,7 +40,7 @@ def get_profile(
     customer_id: PathId,
     as_of: AsOf = None,
 ) -> dict[str, Any]:
-    found = profile(session, loaded_model(request), customer_id=customer_id, as_of=as_of)
+    found = profile(session, _bases(request), loaded_model(request), customer_id=customer_id, as_of=as_of)
     if found is None:
         raise ApiError(404, "not_found", f"customer_id: no data about {customer_id!r}")
     return found
@@ -40,7 +48,7 @@ def get_profile(
 
 @read.get("/segments", response_model=None, responses={200: {"model": SegmentsOut}})
 def get_segments(request: Request, session: SessionDep, as_of: AsOf = None) -> dict[str, Any]:
-    return segment_summary(session, loaded_model(request), as_of=as_of)
+    return segment_summary(session, _bases(request), loaded_model(request), as_of=as_of)
 
 
 def _one_of(field: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -80,7 +88,9 @@ def list_customers(
         channel=_one_of("channel", channel, CHANNELS),
         consent=_one_of("consent", consent, CONSENTS),
     )
-    return audience(session, loaded_model(request), as_of=as_of, rule=rule, limit=limit, after=after)
+    return audience(
+        session, _bases(request), loaded_model(request), as_of=as_of, rule=rule, limit=limit, after=after
+    )
 
 
 router.include_router(read)

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
 from app.ml.ids import IdMap
-from app.ml.matrix import Sums
+from app.ml.lines import Sums
 from app.ml.model import Model
 
 MANIFEST = "manifest.json"

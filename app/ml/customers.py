@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from app.ml.config import TrainConfig
 from app.ml.ids import IdMap
-from app.ml.matrix import EMPTY, Lines, Sums, aged, merge, sums
+from app.ml.lines import EMPTY, Lines, Sums, aged, merge, sums
 
 I64 = npt.NDArray[np.int64]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from app.ml.matrix import Lines
+from app.ml.lines import Lines
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

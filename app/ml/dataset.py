@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.ids import IdMap
-from app.ml.matrix import Lines
+from app.ml.lines import Lines
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -39,8 +39,8 @@ def order_key(customer_id: str, order_id: str | None, day: float) -> str:
 
 @dataclass
 class Dataset:
-    """Every purchase line as arrays (see app/columns.py for how the store's are read). An order is
-    its order_id, or else the customer's purchase day."""
+    """Every purchase line as arrays (app/store/purchase_cache.py reads the store's). An order is its
+    order_id, or else the customer's purchase day."""
 
     customers: IdMap
     products: IdMap

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.dataset import Dataset
-from app.ml.matrix import Lines
+from app.ml.lines import Lines
 
 METRICS = ("hit_rate", "precision", "recall", "ndcg")
 Ranker = Callable[[int, bool, int], list[int]]  # (customer code, exclude_purchased, k) -> product codes

@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.btyd import BgNbd, fit_bgnbd
-from app.ml.matrix import Lines
-from app.ml.moment import PEER_WINDOWS, WINDOWS, Activity, activity, recent_orders
+from app.ml.lines import Lines
+from app.ml.rfm import PEER_WINDOWS, WINDOWS, Activity, activity, recent_orders
 
 F64 = npt.NDArray[np.float64]
 

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
-from app.ml.matrix import Sums, confidence_matrix
+from app.ml.lines import Sums, confidence_matrix
 from app.ml.neighbours import OnDemand, fit_neighbours, needed_in_training, ordered_row
 
 log = logging.getLogger("nbo.ml")

@@ -1,7 +1,7 @@
 """purchase ids are never reused on SQLite
 
 SQLite hands out the highest rowid + 1, so deleting the latest purchases frees their ids for the next
-ones. The columnar copy that training reads (app/columns.py) relies on ids never coming back, as
+ones. The columnar copy that training reads (app/store/purchase_cache.py) relies on ids never coming back, as
 PostgreSQL's sequences guarantee: AUTOINCREMENT makes SQLite do the same (the table is rebuilt).
 
 Revision ID: 0003

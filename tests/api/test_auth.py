@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from app.limits import RateLimiter
 from app.main import create_app
+from app.web.limits import RateLimiter
 
 KEYS = {
     "k-shop": frozenset({"read", "write"}),

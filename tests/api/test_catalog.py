@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.tables import Customer, Product
+from app.store.tables import Customer, Product
 
 
 def test_products_upsert_partial_fields(client: TestClient, session: Session) -> None:

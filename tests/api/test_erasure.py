@@ -9,12 +9,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app.clock import utcnow
 from app.config import Settings
 from app.main import create_app
 from app.ml import artifact
-from app.recommendation_log import RecommendationLog, new_recommendation_id
-from app.schemas import utcnow
-from app.tables import Customer, Feedback, Purchase, Recommendation
+from app.store.recommendations import RecommendationLog, new_recommendation_id
+from app.store.tables import Customer, Feedback, Purchase, Recommendation
 from tests.api.helpers import ingest, shop_events, train, wait_serving
 from tests.api.test_offers import offers
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.tables import Customer, Feedback, Product, Purchase
+from app.store.tables import Customer, Feedback, Product, Purchase
 
 
 def purchase(i: int, **over: Any) -> dict[str, Any]:

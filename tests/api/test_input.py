@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.main import create_app
-from app.tables import Purchase
+from app.store.tables import Purchase
 from tests.api.helpers import ingest, shop_events, train, wait_serving
 from tests.api.test_events import count, purchase
 
@@ -209,7 +209,7 @@ def test_feedback_on_an_unknown_recommendation_is_stored_and_counted_apart(
     r = client.post("/v1/events/feedback", json={"events": events})  # a retry counts nothing again
     assert r.json()["unattributed"] == 0
     client.app.state.recommendation_log.flush()  # type: ignore[attr-defined]
-    with patch("app.api.events.issued_within", return_value=False):  # long after: read from the store
+    with patch("app.ingest.events.issued_within", return_value=False):  # long after: read from the store
         r = client.post(
             "/v1/events/feedback",
             json={"events": [feedback(4, recommendation_id=offered["recommendation_id"])]},

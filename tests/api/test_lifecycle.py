@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from app.clock import utcnow
 from app.config import Settings
 from app.main import create_app
-from app.schemas import utcnow
 from tests.api.helpers import event, ingest, shop_events, train
 from tests.conftest import empty_tables
 
@@ -120,7 +120,7 @@ def test_a_version_of_few_products_still_fills_every_list(
     version = train(client, as_of="2011-06-02T00:00:00Z")
     assert version["active"]
     ingest(client, shop_events(12))  # products first sold after the version
-    monkeypatch.setattr("app.serving.FILL_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr("app.serving.loaded.FILL_REFRESH_SECONDS", 0.0)
     client.app.state.serving.sync()  # type: ignore[attr-defined]  # one poll
     for customer in ("c1", "prospect"):
         answer = offers(client, customer, limit=12)

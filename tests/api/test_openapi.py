@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.schemas import (
+from app.api.responses import (
     AudienceOut,
     ModelList,
     ModelVersionOut,

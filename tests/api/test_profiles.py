@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -8,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.ml.moment import SEGMENTS
+from app.ml.rfm import SEGMENTS
 from tests.api.helpers import AS_OF, MOMENT, event, shop_events
 
 
@@ -124,7 +123,7 @@ def test_p_active_falls_for_a_single_order_long_ago_and_it_is_not_new(shop: Test
 
 
 def test_forecasts_stay_finite_long_after_the_last_purchase(shop: TestClient) -> None:
-    from app.schemas import utcnow
+    from app.clock import utcnow
 
     now = utcnow() - timedelta(seconds=5)
     r = shop.post("/v1/events/purchases", json={"events": [event("now-1", "c1", "k0-1", 1, now, "now-o1")]})
@@ -142,7 +141,7 @@ def test_forecasts_stay_finite_long_after_the_last_purchase(shop: TestClient) ->
 def test_profiles_without_as_of_share_one_base_until_purchases_arrive(
     shop: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.ml.moment import activity as real
+    from app.ml.rfm import activity as real
 
     computed: list[int] = []
 
@@ -150,7 +149,9 @@ def test_profiles_without_as_of_share_one_base_until_purchases_arrive(
         computed.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("app.profiles.activity", counting)
+    monkeypatch.setattr("app.customers.base.activity", counting)
+    seconds = [0.0]  # the app's clock for how fresh its copy of the purchases is
+    shop.app.state.derived.purchases.clock = lambda: seconds[0]  # type: ignore[attr-defined]
     customers = [f"c{i}" for i in range(20)]
     first = [shop.get(f"/v1/customers/{c}/profile").json() for c in customers]
     assert len(computed) == 1  # "now" moves with each request; the base does not
@@ -161,7 +162,8 @@ def test_profiles_without_as_of_share_one_base_until_purchases_arrive(
         "/v1/events/purchases", json={"events": [event("late-1", "c3", "k0-1", 1, MOMENT, "late-o1")]}
     )
     assert r.json()["accepted"] == 1
-    time.sleep(1.1)  # profiles may be a second behind the store
+    assert shop.get("/v1/customers/c3/profile").json() == first[3]  # a second behind the store ...
+    seconds[0] += 1.0
     after = shop.get("/v1/customers/c3/profile").json()
     assert len(computed) == 2
     assert after["frequency"] == first[3]["frequency"] + 1

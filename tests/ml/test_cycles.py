@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 
 from app.ml.cycles import _sorted_pairs, due, repurchase_cycles
-from app.ml.matrix import sums
+from app.ml.lines import sums
 from app.ml.rank import recommend
 from tests.ml.test_rank import SMALL, fit_lines, lines_from
 

@@ -14,7 +14,7 @@ from app.ml.forecast import (
     features,
     fit_forecast,
 )
-from app.ml.moment import activity
+from app.ml.rfm import activity
 from tests.ml.test_rank import lines_from
 
 

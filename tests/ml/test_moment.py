@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.ml.btyd import BgNbd, fit_bgnbd, log_likelihood
-from app.ml.moment import (
+from app.ml.rfm import (
     activity,
     average_ranks,
     pareto,

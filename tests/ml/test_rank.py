@@ -12,7 +12,7 @@ from app.ml import artifact
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
 from app.ml.cycles import repurchase_cycles
-from app.ml.matrix import Lines, Sums, confidence_matrix, sums
+from app.ml.lines import Lines, Sums, confidence_matrix, sums
 from app.ml.model import Model, fit
 from app.ml.rank import recommend, recommend_refills
 
