@@ -82,14 +82,16 @@ def require_postgresql() -> None:
 
 
 def provenance() -> dict[str, Any]:
-    """What a result was measured on: the commit (and whether the tree had changes), the packages."""
+    """What a result was measured on: the commit (and whether the tree had changes, results written
+    by the benchmarks themselves aside), the packages."""
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
         return done.stdout.strip()
 
     return {
-        "commit": git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain") else ""),
+        "commit": git("rev-parse", "--short", "HEAD")
+        + ("+changes" if git("status", "--porcelain", "--", ".", ":!bench/results") else ""),
         "python": platform.python_version(),
         "packages": {name: metadata.version(name) for name in PACKAGES},
     }
