@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +16,7 @@ from app.config import get_settings
 from app.ingest.import_file import print_import_report, run_import
 from app.ingest.importer import ONLINE_RETAIL, Mapping
 from app.logs import log_config
+from app.metrics import metrics_folder
 from app.migrate import upgrade
 from app.ml.dataset import Dataset
 from app.training.first_run import first_run, train_now
@@ -79,27 +75,6 @@ def demo(
     serve(host=host, port=port, workers=None, demo=True)
 
 
-@contextmanager
-def metrics_folder(processes: int) -> Iterator[None]:
-    """Several workers share their metrics through files in one folder (prometheus-client's
-    multiprocess mode): a given PROMETHEUS_MULTIPROC_DIR is emptied of an earlier run's files, else a
-    temporary one is made for this run. The workers are new processes and read it at start."""
-    if processes <= 1:
-        yield
-        return
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="nbo-metrics-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.db"):
-        stale.unlink()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    try:
-        yield
-    finally:
-        if not given:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 @cli.command("import")
 def import_(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file, optionally .gz")],
@@ -156,6 +131,45 @@ def train(
     moment = to_naive_utc(as_of) if as_of is not None else utcnow()
     if train_now(settings, console, moment) != "ready":
         raise typer.Exit(1)
+
+
+@cli.command("simulate")
+def simulate_cmd(
+    path: Annotated[
+        Path | None, typer.Argument(help="a purchases file (default: the shipped sample)")
+    ] = None,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", help="the replay's start (default: the file's end - days)")
+    ] = None,
+    days: Annotated[float, typer.Option(help="days replayed")] = 30.0,
+    holdout: Annotated[float, typer.Option(min=0.05, max=0.95, help="the holdout's share")] = 0.5,
+    seed: Annotated[int, typer.Option(help="the click model's seed")] = 7,
+    database_url: Annotated[
+        str | None, typer.Option(help="the store to replay into (default: a throwaway SQLite file)")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="write the figures as JSON here")] = None,
+) -> None:
+    """Replay a held-out month of real purchases: a campaign with a holdout, what it earned, the uplift."""
+    from app.simulate import report, simulate
+
+    settings = get_settings()
+    source = path or settings.sample_data
+    if source is None or not source.exists():
+        raise typer.BadParameter(f"{source} does not exist", param_hint="PATH")
+    moment = to_naive_utc(as_of) if as_of is not None else None
+    found = simulate(
+        source,
+        as_of=moment,
+        days=days,
+        holdout=holdout,
+        seed=seed,
+        database_url=database_url,
+        settings=settings,
+        say=console.print,
+    )
+    report(found, console.print)
+    if output is not None:
+        output.write_text(json.dumps(found, indent=2) + "\n")
 
 
 @cli.command("evaluate")

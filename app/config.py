@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # A running job renews its claim every third of this; one not renewed this long is taken over.
     training_lease_seconds: float = 30.0
 
+    # A purchase of an offered product this many days after the offer is its conversion.
+    attribution_days: float = Field(default=7.0, gt=0)
+
     # How often a serving process checks which model version is active.
     model_poll_seconds: float = 2.0
 

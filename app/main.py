@@ -13,8 +13,24 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
-from app.api import catalog, docs, erasure, events, health, models, offers, openapi, profiles
+from app.api import (
+    campaigns,
+    catalog,
+    catalog_read,
+    docs,
+    erasure,
+    events,
+    experiments,
+    health,
+    measure,
+    models,
+    offers,
+    openapi,
+    policy,
+    profiles,
+)
 from app.config import Settings, get_settings
+from app.customers.campaign_jobs import Campaigns
 from app.db import make_engine, make_session_factory
 from app.derived import Derived
 from app.logs import RequestContext
@@ -51,6 +67,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = False) 
         try:
             yield
         finally:
+            app.state.campaigns.shutdown()
             app.state.trainer.shutdown()
             app.state.serving.stop()
             app.state.recommendation_log.stop()
@@ -70,6 +87,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = False) 
     app.state.serving = serving
     app.state.derived = derived
     app.state.recommendation_log = RecommendationLog(engine)
+    app.state.campaigns = Campaigns(factory, engine, serving, derived.bases)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.trainer = Trainer(
         factory,
@@ -84,7 +102,20 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = False) 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(KeyCheckMiddleware, api_keys=settings.api_keys)  # before the body is read
     app.add_middleware(RequestContext)  # outermost: request id, access line, metrics
-    for module in (health, events, catalog, offers, profiles, models, erasure):
+    for module in (
+        health,
+        events,
+        catalog,
+        offers,
+        profiles,
+        models,
+        erasure,
+        policy,
+        campaigns,
+        measure,
+        experiments,
+        catalog_read,  # after offers: its /v1/products/{id} would take /v1/products/{id}/similar
+    ):
         app.include_router(module.router)
     docs.install(app)
     openapi.install(app)

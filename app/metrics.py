@@ -8,7 +8,12 @@ adds them up.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 # prometheus-client writes some values as soon as they are defined: their folder must exist first.
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -87,3 +92,24 @@ def observe_request(scope: Scope, status: int, seconds: float) -> None:
     method = scope["method"]
     REQUESTS.labels(method, template, str(status)).inc()
     LATENCY.labels(method, template).observe(seconds)
+
+
+@contextmanager
+def metrics_folder(processes: int) -> Iterator[None]:
+    """Several workers share their metrics through files in one folder (prometheus-client's
+    multiprocess mode): a given PROMETHEUS_MULTIPROC_DIR is emptied of an earlier run's files, else a
+    temporary one is made for this run. The workers are new processes and read it at start."""
+    if processes <= 1:
+        yield
+        return
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="nbo-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)

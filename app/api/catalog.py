@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.api.events import check_batch_size
 from app.api.inputs import CustomerBatch, ProductBatch
@@ -16,10 +16,14 @@ router = APIRouter(prefix="/v1", tags=["catalog"], dependencies=[WriteScope])
 
 
 @router.put("/products")
-def put_products(batch: ProductBatch, session: SessionDep, settings: SettingsDep) -> Upserted:
+def put_products(
+    batch: ProductBatch, request: Request, session: SessionDep, settings: SettingsDep
+) -> Upserted:
     check_batch_size(len(batch.products), settings, "products")
     rows = [p.model_dump(exclude_unset=True) for p in batch.products]
-    return Upserted(upserted=upsert_products(session, rows))
+    upserted = upsert_products(session, rows)
+    request.app.state.serving.refresh_catalog(force=True)  # this process's answers at once
+    return Upserted(upserted=upserted)
 
 
 @router.put("/customers")

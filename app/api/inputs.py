@@ -21,6 +21,7 @@ from pydantic import (
 
 from app.clock import to_naive_utc, utcnow
 from app.ingest.bounds import EARLIEST, LATEST, MAX_PRICE, MAX_QUANTITY
+from app.ml.rfm import SEGMENTS
 from app.store.events import FeedbackRow, PurchaseRow
 from app.store.tables import ID_LENGTH
 
@@ -32,6 +33,12 @@ def no_nul(value: str) -> str:
     # PostgreSQL cannot store U+0000 in text: refuse it here, for that field alone.
     if "\x00" in value:
         raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
 
@@ -177,3 +184,95 @@ class CustomerIn(BaseModel):
 
 class CustomerBatch(BaseModel):
     customers: list[CustomerIn]
+
+
+class CapIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["email", "sms", "phone", "web", "any"]
+    max: Annotated[int, Field(ge=0, le=10_000, strict=True)]
+    per_days: Annotated[int, Field(ge=1, le=3650, strict=True)]
+
+
+class PolicyIn(BaseModel):
+    """The contact policy; every field left out is off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    caps: Annotated[list[CapIn], Field(max_length=50)] = []
+    cooldown_after_dismiss_days: Annotated[int, Field(ge=0, le=3650, strict=True)] = 0
+    max_impressions_without_click: Annotated[int, Field(ge=0, le=10_000, strict=True)] = Field(
+        0, description="0: no fatigue rule"
+    )
+    fatigue_days: Annotated[int, Field(ge=1, le=3650, strict=True)] = Field(
+        30, description="how far back impressions count for fatigue"
+    )
+
+
+class AudienceIn(BaseModel):
+    """The filters of ``GET /v1/customers``; those left out match everyone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segment: Annotated[list[str], BeforeValidator(_comma_list)] | None = Field(
+        None,
+        description="one or several segments, as a list or comma-separated",
+        examples=["champions,loyal"],
+    )
+    min_p_active: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    max_p_active: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    min_expected_purchases: Annotated[float, Field(ge=0.0)] | None = None
+    due_within_days: Annotated[float, Field(ge=0.0, le=365.0)] | None = None
+    channel: Channel | None = None
+    consent: Literal["email", "sms", "phone"] | None = None
+
+    @field_validator("segment")
+    @classmethod
+    def _known_segments(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if name not in SEGMENTS:
+                raise ValueError(f"{name!r} is not one of {', '.join(SEGMENTS)}")
+        return value
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Text, Field(min_length=1, max_length=256)]
+    audience: AudienceIn = AudienceIn()
+    channel: Literal["preferred", "email", "sms", "phone", "web"] = "preferred"
+    offers_per_recipient: Annotated[int, Field(ge=1, le=10, strict=True)] = 3
+    dry_run: StrictBool = True
+    as_of: Time | None = None
+    strategy: Literal["auto", "refill"] | None = Field(
+        None, description="default: refill when the audience asks for refills due, else auto"
+    )
+
+
+class VariantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Text, Field(min_length=1, max_length=128)]
+    weight: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+    strategy: Literal["auto", "refill"] | None = None
+    model_version: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+    holdout: StrictBool = False
+
+
+class ExperimentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variants: Annotated[list[VariantIn], Field(min_length=2, max_length=20)]
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct(cls, value: list[VariantIn]) -> list[VariantIn]:
+        names = [v.name for v in value]
+        if len(set(names)) != len(names):
+            raise ValueError("variant names must differ")
+        if sum(v.holdout for v in value) > 1:
+            raise ValueError("at most one holdout variant")
+        for v in value:
+            if v.holdout and (v.strategy or v.model_version):
+                raise ValueError(f"{v.name}: a holdout has no strategy or model_version")
+        return value

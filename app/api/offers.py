@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from app.api.inputs import Channel
 from app.api.params import AsOf, PathId
 from app.api.responses import OffersOut, SimilarOut
 from app.clock import to_naive_utc, utcnow
+from app.customers import offering
 from app.serving.loaded import Loaded, Serving
-from app.serving.offers import offers_for
 from app.serving.similar import similar_to
 from app.store.purchases import known_product
-from app.store.recommendations import RecommendationLog
 from app.web.deps import ReadScope, SessionDep
 from app.web.errors import ApiError
 
@@ -41,6 +41,10 @@ async def get_offers(
     exclude_purchased: bool = False,
     as_of: AsOf = None,
     strategy: Literal["auto", "refill"] = "auto",
+    channel: Annotated[
+        Channel | None,
+        Query(description="the channel the offers are meant for: the contact policy applies"),
+    ] = None,
 ) -> Response:
     started = utcnow()  # the answer is dated when it began (an erasure meanwhile drops it)
     if strategy == "refill" and exclude_purchased:
@@ -50,24 +54,19 @@ async def get_offers(
             "strategy: refill offers products the customer bought; it cannot go with exclude_purchased=true",
         )
     loaded = loaded_model(request)
-    moment = to_naive_utc(as_of) if as_of is not None else utcnow()
-    answer = await offers_for(
-        request.app.state.derived.offers_read,
+    state = request.app.state
+    answer = await offering.answer(
+        offering.Offering(
+            state.serving, state.derived.offers_read, state.recommendation_log, state.session_factory
+        ),
         loaded,
         customer_id=customer_id,
         limit=limit,
         exclude_purchased=exclude_purchased,
-        as_of=moment,
+        as_of=to_naive_utc(as_of) if as_of is not None else utcnow(),
         strategy=strategy,
-    )
-    log: RecommendationLog = request.app.state.recommendation_log
-    log.record(
-        str(answer["recommendation_id"]),
-        customer_id,
-        loaded.version,
-        str(answer["strategy"]),
-        [str(o["product_id"]) for o in answer["offers"]],  # type: ignore[attr-defined]
-        issued_at=started,
+        channel=channel,
+        started=started,
     )
     # Encoded here: the answer is plain JSON types, and FastAPI's generic encoding of it would cost
     # as much as ranking it.
@@ -91,5 +90,7 @@ def get_similar(
     return {
         "product_id": product_id,
         "model_version": loaded.version,
-        "items": similar_to(session, loaded, product_id=product_id, limit=limit),
+        "items": similar_to(
+            session, loaded, product_id=product_id, limit=limit, catalog=request.app.state.serving.catalog
+        ),
     }

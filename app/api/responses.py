@@ -37,19 +37,33 @@ class Offer(BaseModel):
     product_id: str
     score: float
     reason: Reason
+    name: str | None = Field(None, description="the catalogue's, when it has one (so too category, price)")
+    category: str | None = None
+    price: float | None = None
 
 
 class OffersOut(BaseModel):
     recommendation_id: str = Field(description="quote it in feedback on these offers")
     customer_id: str
     model_version: str | None = Field(description="null before any version is trained")
-    strategy: str = Field(examples=["personalized", "popular", "popular_in_country", "refill+personalized"])
+    strategy: str = Field(
+        examples=["personalized", "popular", "popular_in_country", "refill+personalized", "blocked"]
+    )
     offers: list[Offer]
+    contactable: bool | None = Field(
+        None, description="with `channel` only: whether the contact policy lets the offers go out"
+    )
+    blocked_by: Literal["no_consent", "cap", "cooldown", "fatigue"] | None = Field(
+        None, description="with `channel` only: the rule that stops them (then `offers` is empty)"
+    )
 
 
 class SimilarItem(BaseModel):
     product_id: str
     score: float
+    name: str | None = Field(None, description="the catalogue's, when it has one (so too category, price)")
+    category: str | None = None
+    price: float | None = None
 
 
 class SimilarOut(BaseModel):
@@ -154,3 +168,103 @@ class AudienceOut(BaseModel):
     as_of: datetime
     customers: list[AudienceMember]
     next_after: str | None = Field(description="pass it as `after` for the next page; null on the last")
+
+
+class Skipped(BaseModel):
+    no_consent: int
+    capped: int
+    cooldown: int
+    fatigue: int = Field(description="shown offers without a click up to the policy's limit")
+    no_offer: int
+
+
+class CampaignOut(BaseModel):
+    campaign_id: str
+    name: str
+    status: Literal["dry_run", "running", "done", "failed"]
+    recipients: int
+    skipped: Skipped
+    progress: dict[str, int] = Field(description="customers in the audience, and how many are done")
+    preview: list[dict[str, Any]] = Field(description="the first recipients, with their offers")
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None = None
+
+
+class CampaignList(BaseModel):
+    campaigns: list[CampaignOut]
+
+
+class OfferGroup(BaseModel):
+    key: str | None
+    offers: int
+    impressions: int
+    clicks: int
+    conversions: int = Field(description="offered products bought within the attribution window, or reported")
+    revenue: float = Field(description="of the purchases attributed")
+    ctr: float = Field(description="clicks per impression")
+    conversion_rate: float = Field(description="conversions per offer")
+
+
+class OfferMetrics(BaseModel):
+    group_by: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    groups: list[OfferGroup]
+
+
+class Uplift(BaseModel):
+    estimate: float = Field(description="revenue per customer, this variant's minus control's")
+    ci95: list[float] = Field(description="its 95 % interval (normal approximation)")
+
+
+class VariantResult(BaseModel):
+    name: str
+    control: bool
+    customers: int
+    conversions: int = Field(description="customers who bought within the attribution window")
+    revenue: float
+    revenue_per_customer: float
+    conversion_rate: float
+    uplift_vs_control: Uplift | None
+
+
+class ExperimentResults(BaseModel):
+    name: str
+    active: bool
+    window_days: float
+    variants: list[VariantResult]
+
+
+class ExperimentOut(BaseModel):
+    name: str
+    active: bool
+    variants: list[dict[str, Any]]
+
+
+class ProductOut(BaseModel):
+    product_id: str
+    name: str | None
+    category: str | None
+    price: float | None
+    active: bool
+
+
+class ProductList(BaseModel):
+    products: list[ProductOut]
+    next_after: str | None = Field(description="pass it as `after` for the next page; null on the last")
+
+
+class RecipientProduct(BaseModel):
+    product_id: str
+    name: str | None = None
+    category: str | None = None
+    price: float | None = None
+
+
+class Recipient(BaseModel):
+    customer_id: str
+    channel: str
+    recommendation_id: str = Field(description="this recipient's own; quote it in feedback")
+    offers: list[str] = Field(description="product ids, best first")
+    products: list[RecipientProduct]

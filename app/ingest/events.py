@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from app.db import Session
-from app.store import erasure, events
+from app.store import contacts, erasure, events
+from app.store.contacts import ContactRow
 from app.store.events import FeedbackRow, PurchaseRow
 from app.store.recommendations import RECENT_SECONDS, issued_within
 
@@ -45,8 +46,23 @@ def store_feedback(session: Session, rows: Sequence[FeedbackRow], *, started: da
     (the offer may come from elsewhere), and counted apart as unattributed."""
     kept, refused = _not_erased(session, rows, started)
     ids = set(events.add_feedback(session, [rows[i] for i in kept]))
-    session.commit()
     new = [i for i in kept if rows[i]["event_id"] in ids]
+    # An impression is a contact: the caps count it (a page without a channel is the shop's web).
+    contacts.record_contacts(
+        session,
+        [
+            ContactRow(
+                customer_id=rows[i]["customer_id"],
+                channel=rows[i]["channel"] or "web",
+                recommendation_id=rows[i]["recommendation_id"],
+                campaign_id=None,
+                contacted_at=rows[i]["occurred_at"],
+            )
+            for i in new
+            if rows[i]["type"] == "impression"
+        ],
+    )
+    session.commit()
     # An answer given within the last minute may still be queued for writing, here or in another
     # process: its id says when it was issued.
     asked = {

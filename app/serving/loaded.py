@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -31,8 +32,9 @@ from app.ml.ids import IdMap
 from app.ml.lines import EMPTY
 from app.ml.model import Model
 from app.ml.neighbours import needed_in_training
-from app.store import versions
-from app.store.purchases import most_bought, purchases_mark
+from app.serving.experiments import Running
+from app.store import experiments, versions
+from app.store.purchases import Described, described_products, most_bought, purchases_mark
 from app.store.tables import ModelVersion
 
 log = logging.getLogger("nbo.serving")
@@ -68,6 +70,7 @@ def popularity_model(popular: list[tuple[str, float]]) -> Model:
     )
 
 
+VARIANT_VERSIONS = 2  # versions besides the active one that experiments may serve at once
 FILL_REFRESH_SECONDS = 60.0  # under a trained version: the group-by reads every purchase
 
 
@@ -82,6 +85,40 @@ class Serving:
         self._reported: str | None = None
         self._mark: tuple[int | None, int] | None = None  # the store as the fill last saw it
         self._filled_at = 0.0
+        self.experiment: Running | None = None  # the experiment that runs, read at each poll
+        # What the catalogue says of each product (name, category, price), for the answers' words;
+        # read with the fill (a minute late at most, at once in the process that stored it).
+        self.catalog: dict[str, Described] = {}
+        self._described_at = -float("inf")
+        self._variants: OrderedDict[str, Loaded] = OrderedDict()  # versions experiments serve
+
+    def refresh_catalog(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._described_at < FILL_REFRESH_SECONDS:
+            return
+        with self.factory() as session:
+            self.catalog = described_products(session)
+        self._described_at = time.monotonic()
+
+    def refresh_experiment(self) -> None:
+        with self.factory() as session:
+            found = experiments.running(session)
+        self.experiment = Running.of(*found) if found is not None else None
+
+    def version(self, version: str) -> Loaded:
+        """``version`` loaded (an experiment's variant may serve one that is not active); the last
+        few are kept. Raises ArtifactError."""
+        current = self.current
+        if current is not None and current.version == version:
+            return current
+        with self._lock:
+            if version in self._variants:
+                self._variants.move_to_end(version)
+                return self._variants[version]
+            loaded = self._load(version)
+            self._variants[version] = loaded
+            while len(self._variants) > VARIANT_VERSIONS:
+                self._variants.popitem(last=False)
+            return loaded
 
     def describe(self) -> str:
         current = self.current
@@ -178,6 +215,8 @@ class Serving:
 
     def start(self) -> None:
         self.sync()
+        self.refresh_experiment()
+        self.refresh_catalog(force=True)
         self.report()
         self._thread = threading.Thread(target=self._poll, name="nbo-model-poll", daemon=True)
         self._thread.start()
@@ -186,6 +225,8 @@ class Serving:
         while not self._stop.wait(self.poll_seconds):
             try:
                 self.sync()
+                self.refresh_experiment()
+                self.refresh_catalog()
             except Exception:  # the store may be away for a while; keep serving what is loaded
                 log.exception("could not check the active version")
             self.report()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import numpy as np
@@ -48,6 +49,8 @@ async def offers_for(
     exclude_purchased: bool,
     as_of: datetime,
     strategy: str = "auto",
+    avoid: frozenset[str] = frozenset(),
+    catalog: Mapping[str, Mapping[str, object]] | None = None,
 ) -> dict[str, object]:
     """The offers of one customer; ``strategy`` "refill" leads with the refills falling due (it
     offers what they bought, so it is not asked for with ``exclude_purchased``)."""
@@ -71,7 +74,8 @@ async def offers_for(
     else:
         customer = sums(later, model.config)
     banned = None
-    inactive = [c for c in map(model.product_index.get, snap.inactive) if c is not None]
+    # Inactive products, and those the contact policy says the customer is tired of.
+    inactive = [c for c in map(model.product_index.get, [*snap.inactive, *avoid]) if c is not None]
     if inactive:
         banned = np.zeros(model.n_products, dtype=bool)
         banned[inactive] = True
@@ -92,10 +96,15 @@ async def offers_for(
     ]
     if len(answer) < limit:
         bought = {ids[c] for c in customer.product.tolist()} | {r[0] for r in snap.lines if r[1] > 0}
-        skip = set(snap.inactive) | {str(a["product_id"]) for a in answer}
+        skip = set(snap.inactive) | avoid | {str(a["product_id"]) for a in answer}
         if exclude_purchased:
             skip |= bought
         answer += fill_offers(loaded.fill, skip, limit - len(answer), [o.score for o in offers])
+    if catalog:  # the catalogue's words for each product it describes
+        for item in answer:
+            described = catalog.get(str(item["product_id"]))
+            if described:
+                item.update(described)
     return {
         "recommendation_id": new_recommendation_id(),
         "customer_id": customer_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from app.db import Session
@@ -9,7 +11,14 @@ from app.serving.loaded import Loaded
 from app.store.purchases import inactive_products
 
 
-def similar_to(session: Session, loaded: Loaded, *, product_id: str, limit: int) -> list[dict[str, object]]:
+def similar_to(
+    session: Session,
+    loaded: Loaded,
+    *,
+    product_id: str,
+    limit: int,
+    catalog: Mapping[str, Mapping[str, object]] | None = None,
+) -> list[dict[str, object]]:
     """Products bought by the same customers (co-purchase neighbours), then latent-factor neighbours."""
     model = loaded.model
     code = model.product_index.get(product_id)
@@ -26,7 +35,7 @@ def similar_to(session: Session, loaded: Loaded, *, product_id: str, limit: int)
             if pid in seen or pid in inactive:
                 continue
             seen.add(pid)
-            items.append({"product_id": pid, "score": round(float(s), 6)})
+            items.append({"product_id": pid, "score": round(float(s), 6), **(catalog or {}).get(pid, {})})
 
     if code is not None:
         add(*model.co_purchased(code))

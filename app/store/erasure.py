@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
-from app.store.tables import Customer, Erasure, Feedback, Purchase, Recommendation
+from app.store.tables import Contact, Customer, Erasure, Feedback, Purchase, Recommendation
 
 # Writers about a customer (ingest, the offers log) hold this lock shared while they check for an
 # erasure and write; an erasure holds it alone while it deletes, so that none of them can write
@@ -61,6 +61,7 @@ def erase_customer(session: Session, *, customer_id: str, stamp: bool = False) -
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ERASURE_LOCK})
     deleted = 0
     for column in (
+        Contact.customer_id,
         Recommendation.customer_id,
         Feedback.customer_id,
         Purchase.customer_id,

@@ -42,3 +42,42 @@ def purchases_mark(session: Session) -> tuple[int | None, int]:
     """The highest purchase id and the count: changes whenever purchases are added or deleted."""
     row = session.execute(select(func.max(Purchase.id), func.count()).select_from(Purchase)).one()
     return row[0], int(row[1])
+
+
+Described = dict[str, object]  # name, category, price: those the catalogue knows
+
+
+def described_products(session: Session) -> dict[str, Described]:
+    """The products with a name, category or price, and those fields."""
+    rows = session.execute(
+        select(Product.product_id, Product.name, Product.category, Product.price).where(
+            (Product.name.is_not(None)) | (Product.category.is_not(None)) | (Product.price.is_not(None))
+        )
+    )
+    out: dict[str, Described] = {}
+    for pid, name, category, price in rows:
+        fields = {"name": name, "category": category, "price": price}
+        out[pid] = {k: v for k, v in fields.items() if v is not None}
+    return out
+
+
+def products_page(session: Session, *, limit: int, after: str | None) -> list[dict[str, object]]:
+    stmt = select(Product).order_by(Product.product_id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Product.product_id > after)
+    return [_product(p) for p in session.scalars(stmt)]
+
+
+def product(session: Session, product_id: str) -> dict[str, object] | None:
+    found = session.get(Product, product_id)
+    return _product(found) if found is not None else None
+
+
+def _product(p: Product) -> dict[str, object]:
+    return {
+        "product_id": p.product_id,
+        "name": p.name,
+        "category": p.category,
+        "price": p.price,
+        "active": p.active,
+    }

@@ -30,8 +30,21 @@ from app.store.tables import Erasure, Recommendation
 
 log = logging.getLogger("nbo.recommendations")
 
-Row = tuple[str, str, str | None, str, str, datetime]
-COLUMNS = ("recommendation_id", "customer_id", "model_version", "strategy", "product_ids", "created_at")
+# recommendation_id, customer_id, model_version, strategy, product_ids (JSON), created_at, then where it
+# went: channel, campaign_id, experiment, variant
+Row = tuple[str, str, str | None, str, str, datetime, str | None, str | None, str | None, str | None]
+COLUMNS = (
+    "recommendation_id",
+    "customer_id",
+    "model_version",
+    "strategy",
+    "product_ids",
+    "created_at",
+    "channel",
+    "campaign_id",
+    "experiment",
+    "variant",
+)
 
 
 # An id begins with when it was issued (milliseconds, 12 hex digits): feedback on an answer whose row
@@ -75,10 +88,25 @@ class RecommendationLog:
         strategy: str,
         products: list[str],
         issued_at: datetime | None = None,
+        *,
+        channel: str | None = None,
+        experiment: str | None = None,
+        variant: str | None = None,
     ) -> None:
         """Queue an answer; ``issued_at`` is when its request began (default now)."""
         when = issued_at if issued_at is not None else utcnow()
-        row = (recommendation_id, customer_id, model_version, strategy, json.dumps(products), when)
+        row = (
+            recommendation_id,
+            customer_id,
+            model_version,
+            strategy,
+            json.dumps(products),
+            when,
+            channel,
+            None,
+            experiment,
+            variant,
+        )
         try:
             self.queue.put_nowait(row)
         except queue.Full:
@@ -127,7 +155,7 @@ class RecommendationLog:
                 rows = _not_erased(rows, erased)
                 # One statement for the batch, which SQLite runs without holding the GIL. With
                 # executemany the GIL changed hands at every row, and requests waited for it.
-                batch = json.dumps([(*row[:5], stored(row[5])) for row in rows])
+                batch = json.dumps([(*row[:5], stored(row[5]), *row[6:]) for row in rows])
                 cursor.execute(self._insert, (batch,))
             connection.commit()
         finally:

@@ -145,6 +145,11 @@ class Recommendation(Base):
     strategy: Mapped[str] = mapped_column(String(64))
     product_ids: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Where the offer went and why (attribution groups by them); null for a plain offers request.
+    channel: Mapped[str | None] = mapped_column(String(16))
+    campaign_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    experiment: Mapped[str | None] = mapped_column(String(128))
+    variant: Mapped[str | None] = mapped_column(String(128))
 
 
 class ModelVersion(Base):
@@ -185,3 +190,60 @@ class Erasure(Base):
 
     customer_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class Policy(Base):
+    """The contact policy (one row, ``name`` "default"): caps, cool-down, fatigue, as JSON."""
+
+    __tablename__ = "policies"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Contact(Base):
+    """The contact ledger: each time nbo's offers reached a customer on a channel (a campaign's send,
+    or an impression reported back), once per offer and channel. Caps count it."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        Index("ux_contacts_offer_channel", "recommendation_id", "channel", unique=True),
+        # The checks serving makes: one customer's contacts since a moment.
+        Index("ix_contacts_customer_time", "customer_id", "contacted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("customers.customer_id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    recommendation_id: Mapped[str] = mapped_column(String(64))
+    campaign_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    contacted_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # audience, channel, offers per recipient, as_of
+    status: Mapped[str] = mapped_column(String(16))  # dry_run, running, done, failed
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    preview: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(String(2000))
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")  # one at a time
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

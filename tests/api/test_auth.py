@@ -91,3 +91,23 @@ def test_the_audience_export_needs_admin(keyed: TestClient) -> None:
         assert "'admin'" in r.json()["error"]["message"]
     assert keyed.get("/v1/customers", headers=bearer("k-ops")).status_code in (200, 503)
     assert keyed.get("/v1/segments", headers=bearer("k-read")).status_code in (200, 503)
+
+
+def test_reach_needs_admin_but_offers_for_a_channel_need_read(keyed: TestClient) -> None:
+    admin_only = [
+        ("get", "/v1/policy"),
+        ("put", "/v1/policy"),
+        ("get", "/v1/campaigns"),
+        ("post", "/v1/campaigns"),
+        ("get", "/v1/campaigns/x/recipients"),
+        ("get", "/v1/metrics/offers"),
+        ("put", "/v1/experiments/x"),
+        ("get", "/v1/experiments/x/results"),
+    ]
+    for method, path in admin_only:
+        r = keyed.request(method, path, headers=bearer("k-shop"), json={})
+        assert r.status_code == 403, (method, path)
+        assert keyed.request(method, path, headers=bearer("k-ops"), json={}).status_code != 403, path
+    r = keyed.get("/v1/customers/c-1/offers", params={"channel": "email"}, headers=bearer("k-read"))
+    assert r.status_code in (200, 503), r.text  # past authentication
+    assert keyed.get("/v1/products", headers=bearer("k-read")).status_code == 200

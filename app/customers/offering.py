@@ -1,0 +1,105 @@
+"""One offers request, whole: the contact policy when a channel is named, the experiment's variant
+(a strategy, another version, or the holdout's nothing), the decision, and the log of what was
+offered, which attribution and the experiment's results read."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from starlette.concurrency import run_in_threadpool
+
+from app.customers.policy import Verdict, verdict
+from app.db import SessionFactory
+from app.ml import artifact
+from app.serving.loaded import Loaded, Serving
+from app.serving.offers import offers_for
+from app.store.offers_read import OffersReader
+from app.store.recommendations import RecommendationLog, new_recommendation_id
+
+
+@dataclass(frozen=True)
+class Offering:
+    """What an offers request needs of the app."""
+
+    serving: Serving
+    reader: OffersReader
+    log: RecommendationLog
+    factory: SessionFactory
+
+    def _verdict(self, customer_id: str, channel: str, moment: datetime) -> Verdict:
+        with self.factory() as session:
+            return verdict(session, customer_id, channel, moment)
+
+
+async def answer(
+    offering: Offering,
+    loaded: Loaded,
+    *,
+    customer_id: str,
+    limit: int,
+    exclude_purchased: bool,
+    as_of: datetime,
+    strategy: str,
+    channel: str | None,
+    started: datetime,
+) -> dict[str, object]:
+    """The answer of ``GET /v1/customers/{id}/offers``; ``started`` is when the request began."""
+    found = None
+    if channel is not None:  # a read of the policy and the customer's contacts, off the event loop
+        found = await run_in_threadpool(offering._verdict, customer_id, channel, as_of)
+    if found is not None and found.blocked_by is not None:
+        out: dict[str, object] = {
+            "recommendation_id": new_recommendation_id(),
+            "customer_id": customer_id,
+            "model_version": loaded.version,
+            "strategy": "blocked",
+            "offers": [],
+            "contactable": False,
+            "blocked_by": found.blocked_by,
+        }
+        return out
+    experiment = offering.serving.experiment
+    variant = experiment.assign(customer_id) if experiment is not None else None
+    if variant is not None and variant.holdout:
+        out = {
+            "recommendation_id": new_recommendation_id(),
+            "customer_id": customer_id,
+            "model_version": loaded.version,
+            "strategy": "holdout",
+            "offers": [],
+        }
+    else:
+        if variant is not None and variant.model_version not in (None, loaded.version):
+            # A version that cannot be loaded leaves the active one to answer (model_version says so).
+            with contextlib.suppress(artifact.ArtifactError):
+                loaded = await run_in_threadpool(offering.serving.version, str(variant.model_version))
+        out = await offers_for(
+            offering.reader,
+            loaded,
+            customer_id=customer_id,
+            limit=limit,
+            exclude_purchased=exclude_purchased,
+            as_of=as_of,
+            strategy=variant.strategy if variant is not None and variant.strategy else strategy,
+            avoid=found.avoid if found is not None else frozenset(),
+            catalog=offering.serving.catalog,
+        )
+    offering.log.record(
+        str(out["recommendation_id"]),
+        customer_id,
+        loaded.version,
+        str(out["strategy"]),
+        [str(o["product_id"]) for o in out["offers"]],  # type: ignore[attr-defined]
+        issued_at=started,
+        channel=channel,
+        experiment=experiment.name if variant is not None and experiment is not None else None,
+        variant=variant.name if variant is not None else None,
+    )
+    if experiment is not None and variant is not None:
+        out["experiment"] = {"name": experiment.name, "variant": variant.name}
+    if found is not None:
+        out["contactable"] = True
+        out["blocked_by"] = None
+    return out
