@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.quality
 	$(BIN)/python -m bench.moment
 	$(BIN)/python -m bench.segment_blends
+	$(BIN)/python -m bench.campaign
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
