@@ -1,5 +1,5 @@
 """What the app derives from the store and keeps, in one place: the columnar copy of the purchases
-(training, profiles), the offers read with its connections and compiled statement, and the customer
+(training, profiles), the offers and contact reads with their connections, and the customer
 bases of profiles, segments and audiences. Each is rebuilt from the store, never a source of truth;
 create_app makes one and holds it in ``app.state.derived``."""
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from app.customers.base import Bases
 from app.db import Engine
+from app.store.contact_read import ContactReader
 from app.store.offers_read import OffersReader
 from app.store.purchase_cache import PurchaseCache
 
@@ -17,12 +18,14 @@ from app.store.purchase_cache import PurchaseCache
 class Derived:
     purchases: PurchaseCache
     offers_read: OffersReader
+    contact_read: ContactReader
     bases: Bases
 
     @classmethod
     def for_engine(cls, engine: Engine) -> Derived:
         purchases = PurchaseCache()
-        return cls(purchases, OffersReader(engine), Bases(purchases))
+        return cls(purchases, OffersReader(engine), ContactReader(engine), Bases(purchases))
 
     async def aclose(self) -> None:
         await self.offers_read.aclose()
+        await self.contact_read.aclose()

@@ -57,7 +57,7 @@ async def get_offers(
     state = request.app.state
     answer = await offering.answer(
         offering.Offering(
-            state.serving, state.derived.offers_read, state.recommendation_log, state.session_factory
+            state.serving, state.derived.offers_read, state.recommendation_log, state.derived.contact_read
         ),
         loaded,
         customer_id=customer_id,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.api.inputs import PolicyIn
-from app.customers.policy import Policy, load
+from app.serving.loaded import Serving
+from app.serving.policy import Policy, load
 from app.store.contacts import put_policy
 from app.web.deps import AdminScope, SessionDep
 
@@ -15,10 +16,12 @@ router = APIRouter(prefix="/v1/policy", tags=["reach"], dependencies=[AdminScope
 
 
 @router.put("", response_model=PolicyIn)
-def set_policy(body: PolicyIn, session: SessionDep) -> dict[str, Any]:
+def set_policy(body: PolicyIn, request: Request, session: SessionDep) -> dict[str, Any]:
     policy = Policy.from_body(body.model_dump())
     put_policy(session, policy.to_body())
     session.commit()
+    serving: Serving = request.app.state.serving
+    serving.refresh_policy()  # this process at once; the others on their next poll
     return policy.to_body()
 
 

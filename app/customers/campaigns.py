@@ -20,11 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from app.clock import utcnow
-from app.customers import policy
 from app.customers.audiences import Audience, audience
 from app.customers.base import Bases
 from app.db import Session, SessionFactory
 from app.ml.artifact import ArtifactError
+from app.serving import policy
 from app.serving.loaded import Loaded, Serving
 from app.serving.offers import offers_for
 from app.store import campaigns as store
@@ -167,6 +167,7 @@ async def run(
                     avoid=frozenset(policy.fatigue(rules, state).products),
                     catalog=catalog,
                 )
+                assert answer is not None  # no gate: always an answer
                 products = [str(o["product_id"]) for o in answer["offers"]]  # type: ignore[attr-defined]
                 if not products:
                     tally.skipped["no_offer"] += 1

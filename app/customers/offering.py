@@ -10,11 +10,11 @@ from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
-from app.customers.policy import Verdict, verdict
-from app.db import SessionFactory
 from app.ml import artifact
 from app.serving.loaded import Loaded, Serving
 from app.serving.offers import offers_for
+from app.serving.policy import Verdict, verdict
+from app.store.contact_read import ContactReader
 from app.store.offers_read import OffersReader
 from app.store.recommendations import RecommendationLog, new_recommendation_id
 
@@ -26,11 +26,7 @@ class Offering:
     serving: Serving
     reader: OffersReader
     log: RecommendationLog
-    factory: SessionFactory
-
-    def _verdict(self, customer_id: str, channel: str, moment: datetime) -> Verdict:
-        with self.factory() as session:
-            return verdict(session, customer_id, channel, moment)
+    contacts: ContactReader
 
 
 async def answer(
@@ -46,30 +42,28 @@ async def answer(
     started: datetime,
 ) -> dict[str, object]:
     """The answer of ``GET /v1/customers/{id}/offers``; ``started`` is when the request began."""
-    found = None
-    if channel is not None:  # a read of the policy and the customer's contacts, off the event loop
-        found = await run_in_threadpool(offering._verdict, customer_id, channel, as_of)
-    if found is not None and found.blocked_by is not None:
-        out: dict[str, object] = {
-            "recommendation_id": new_recommendation_id(),
-            "customer_id": customer_id,
-            "model_version": loaded.version,
-            "strategy": "blocked",
-            "offers": [],
-            "contactable": False,
-            "blocked_by": found.blocked_by,
-        }
-        return out
+    found: Verdict | None = None
+    rules = offering.serving.policy
+
+    async def check() -> frozenset[str] | None:
+        """The contact policy's verdict on ``channel``: None when blocked, else what to avoid."""
+        nonlocal found
+        assert channel is not None
+        state = await offering.contacts.read(customer_id, as_of, **rules.reads())
+        found = verdict(rules, state, channel, as_of)
+        return None if found.blocked_by is not None else found.avoid
+
     experiment = offering.serving.experiment
     variant = experiment.assign(customer_id) if experiment is not None else None
+    out: dict[str, object] | None
     if variant is not None and variant.holdout:
-        out = {
-            "recommendation_id": new_recommendation_id(),
-            "customer_id": customer_id,
-            "model_version": loaded.version,
-            "strategy": "holdout",
-            "offers": [],
-        }
+        if channel is not None:
+            await check()
+        out = (
+            None
+            if found is not None and found.blocked_by is not None
+            else _empty(customer_id, loaded, "holdout")
+        )
     else:
         if variant is not None and variant.model_version not in (None, loaded.version):
             # A version that cannot be loaded leaves the active one to answer (model_version says so).
@@ -83,9 +77,16 @@ async def answer(
             exclude_purchased=exclude_purchased,
             as_of=as_of,
             strategy=variant.strategy if variant is not None and variant.strategy else strategy,
-            avoid=found.avoid if found is not None else frozenset(),
             catalog=offering.serving.catalog,
+            gate=check() if channel is not None else None,
         )
+    if out is None:  # the policy keeps the offers from going out on this channel
+        assert found is not None
+        return {
+            **_empty(customer_id, loaded, "blocked"),
+            "contactable": False,
+            "blocked_by": found.blocked_by,
+        }
     offering.log.record(
         str(out["recommendation_id"]),
         customer_id,
@@ -103,3 +104,13 @@ async def answer(
         out["contactable"] = True
         out["blocked_by"] = None
     return out
+
+
+def _empty(customer_id: str, loaded: Loaded, strategy: str) -> dict[str, object]:
+    return {
+        "recommendation_id": new_recommendation_id(),
+        "customer_id": customer_id,
+        "model_version": loaded.version,
+        "strategy": strategy,
+        "offers": [],
+    }

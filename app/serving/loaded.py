@@ -33,6 +33,8 @@ from app.ml.lines import EMPTY
 from app.ml.model import Model
 from app.ml.neighbours import needed_in_training
 from app.serving.experiments import Running
+from app.serving.policy import Policy
+from app.serving.policy import load as load_policy
 from app.store import experiments, versions
 from app.store.purchases import Described, described_products, most_bought, purchases_mark
 from app.store.tables import ModelVersion
@@ -86,6 +88,7 @@ class Serving:
         self._mark: tuple[int | None, int] | None = None  # the store as the fill last saw it
         self._filled_at = 0.0
         self.experiment: Running | None = None  # the experiment that runs, read at each poll
+        self.policy = Policy()  # the contact policy, read at each poll (at once where it was stored)
         # What the catalogue says of each product (name, category, price), for the answers' words;
         # read with the fill (a minute late at most, at once in the process that stored it).
         self.catalog: dict[str, Described] = {}
@@ -98,6 +101,10 @@ class Serving:
         with self.factory() as session:
             self.catalog = described_products(session)
         self._described_at = time.monotonic()
+
+    def refresh_policy(self) -> None:
+        with self.factory() as session:
+            self.policy = load_policy(session)
 
     def refresh_experiment(self) -> None:
         with self.factory() as session:
@@ -216,6 +223,7 @@ class Serving:
     def start(self) -> None:
         self.sync()
         self.refresh_experiment()
+        self.refresh_policy()
         self.refresh_catalog(force=True)
         self.report()
         self._thread = threading.Thread(target=self._poll, name="nbo-model-poll", daemon=True)
@@ -226,6 +234,7 @@ class Serving:
             try:
                 self.sync()
                 self.refresh_experiment()
+                self.refresh_policy()
                 self.refresh_catalog()
             except Exception:  # the store may be away for a while; keep serving what is loaded
                 log.exception("could not check the active version")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 
 import numpy as np
@@ -51,18 +52,26 @@ async def offers_for(
     strategy: str = "auto",
     avoid: frozenset[str] = frozenset(),
     catalog: Mapping[str, Mapping[str, object]] | None = None,
-) -> dict[str, object]:
+    gate: Awaitable[frozenset[str] | None] | None = None,
+) -> dict[str, object] | None:
     """The offers of one customer; ``strategy`` "refill" leads with the refills falling due (it
-    offers what they bought, so it is not asked for with ``exclude_purchased``)."""
+    offers what they bought, so it is not asked for with ``exclude_purchased``). ``gate`` is a check
+    awaited while the store is read (the contact policy's): the products to avoid besides ``avoid``,
+    or None when no offer may go out, and then the answer is None."""
     model = loaded.model
     trained = model.customers
     # The version holds every line before its as_of; the store is read for what came after. A request
     # for an earlier moment reads the customer's whole history before it instead.
     trained_until = from_day(trained.until_day)
     use_trained = as_of >= trained_until
-    snap = await reader.read(
-        customer_id=customer_id, since=trained_until if use_trained else EPOCH, before=as_of
-    )
+    read = reader.read(customer_id=customer_id, since=trained_until if use_trained else EPOCH, before=as_of)
+    if gate is None:
+        snap = await read
+    else:  # both at once: on PostgreSQL two round trips in flight together
+        snap, allowed = await asyncio.gather(read, gate)
+        if allowed is None:
+            return None
+        avoid = avoid | allowed
     # Recency counts from the store's latest purchase before as_of, as in training.
     clock = snap.clock_day if snap.clock_day is not None else to_day(as_of)
     later = customer_lines(model, customer_id, snap.lines, clock)

@@ -67,8 +67,8 @@ def _load_pg(conn: Connection, chunk: list[Row]) -> int:
 def _load_sqlite(conn: Connection, chunk: list[Row]) -> int:
     customers = {r[1]: r[7] for r in chunk}
     products = {r[2]: r[8] for r in chunk}
-    # created_at to the microsecond, as app/store/ writes it (SQLite's default keeps whole seconds).
-    to_db = Customer.created_at.type.bind_processor(conn.dialect)
+    # created_at to the microsecond, as the ORM writes it (SQLite's default keeps whole seconds).
+    to_db = Customer.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     now = to_db(utcnow()) if to_db is not None else utcnow()
     conn.exec_driver_sql(
         "INSERT INTO customers (customer_id, country, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",

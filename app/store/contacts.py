@@ -63,6 +63,9 @@ class ContactState:
     last_dismiss: datetime | None = None
     # (product, type, when) of impressions and clicks since the fatigue window began, oldest first
     reactions: list[tuple[str, str, datetime]] = field(default_factory=list)
+    # Or, as the database counted them (app/store/contact_read.py): per window in days, per channel,
+    # the contacts in (now - window, now]
+    window_counts: dict[int, dict[str, int]] | None = None
 
 
 def contact_states(

@@ -80,7 +80,9 @@ def single_read(dialect: Dialect) -> Compiled:
     )
     compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     positional = compiled.positiontup
-    processor = Purchase.occurred_at.type.bind_processor(dialect)
+    # The dialect's own type: on SQLite it writes times as SQLAlchemy stores them (six digits of
+    # microseconds), which the generic type leaves to the driver.
+    processor = Purchase.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
     return Compiled(
         compiled.string,
         tuple(positional) if positional else None,

@@ -65,6 +65,14 @@ class Policy:
         feedback_days = max(self.cooldown_after_dismiss_days, self.fatigue_days)
         return now - timedelta(days=cap_days), now - timedelta(days=feedback_days)
 
+    def reads(self) -> dict[str, Any]:
+        """What a contact read needs for this policy (app/store/contact_read.py)."""
+        return {
+            "windows": sorted({c.per_days for c in self.caps}),
+            "dismiss_days": self.cooldown_after_dismiss_days,
+            "fatigue_days": self.fatigue_days if self.max_impressions_without_click > 0 else 0,
+        }
+
 
 def load(session: Session) -> Policy:
     return Policy.from_body(contacts.get_policy(session))
@@ -121,8 +129,12 @@ def blocked_by(policy: Policy, state: ContactState, channel: str, now: datetime)
     for cap in policy.caps:
         if cap.channel not in ("any", channel):
             continue  # another channel's cap
-        since = now - timedelta(days=cap.per_days)
-        used = sum(1 for ch, t in state.contacts if since < t <= now and cap.channel in ("any", ch))
+        if state.window_counts is not None:
+            counted = state.window_counts.get(cap.per_days, {})
+            used = sum(n for ch, n in counted.items() if cap.channel in ("any", ch))
+        else:
+            since = now - timedelta(days=cap.per_days)
+            used = sum(1 for ch, t in state.contacts if since < t <= now and cap.channel in ("any", ch))
         if used >= cap.max:
             return "cap"
     if fatigue(policy, state).customer:
@@ -141,8 +153,6 @@ class Verdict:
     avoid: frozenset[str]  # products the customer is tired of, left out of their offers
 
 
-def verdict(session: Session, customer_id: str, channel: str, now: datetime) -> Verdict:
-    """The policy's verdict on offering to ``customer_id`` on ``channel`` now."""
-    policy = load(session)
-    state = states(session, policy, [customer_id], now)[customer_id]
+def verdict(policy: Policy, state: ContactState, channel: str, now: datetime) -> Verdict:
+    """The policy's verdict on offering to this customer on ``channel`` now."""
     return Verdict(blocked_by(policy, state, channel, now), frozenset(fatigue(policy, state).products))

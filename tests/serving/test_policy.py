@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.customers.policy import Cap, Policy, blocked_by, count_contact, fatigue
+from app.serving.policy import Cap, Policy, blocked_by, count_contact, fatigue
 from app.store.contacts import ContactState
 
 NOW = datetime(2026, 6, 1, 12)
