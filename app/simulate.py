@@ -32,7 +32,7 @@ import uvicorn
 
 from app.config import Settings
 from app.db import make_engine
-from app.ingest.importer import ONLINE_RETAIL, ImportStats, open_text, read_rows
+from app.ingest.importer import ONLINE_RETAIL, ImportStats, as_event, open_text, read_rows
 from app.main import create_app
 from app.migrate import upgrade
 from app.store.bulk import Row, load_purchases
@@ -181,18 +181,7 @@ def _replay(
                 )
     for i in range(0, len(feedback), BATCH):
         api.call("POST", "/v1/events/feedback", {"events": feedback[i : i + BATCH]})
-    events = [
-        {
-            "event_id": r[0],
-            "customer_id": r[1],
-            "product_id": r[2],
-            "quantity": r[3],
-            "unit_price": r[4],
-            "occurred_at": _iso(r[5]),
-            **({"order_id": r[6]} if r[6] else {}),
-        }
-        for r in month
-    ]
+    events = [as_event(r) for r in month]
     for i in range(0, len(events), BATCH):
         api.call("POST", "/v1/events/purchases", {"events": events[i : i + BATCH]})
     say(f"sent {len(feedback):,} feedback events and {len(events):,} purchases")

@@ -19,7 +19,7 @@ import httpx
 from app.api.inputs import PurchaseEvent
 from app.db import make_engine, make_session_factory
 from app.ingest.import_file import run_import
-from app.ingest.importer import ONLINE_RETAIL, ImportStats, open_text, read_rows
+from app.ingest.importer import ONLINE_RETAIL, ImportStats, as_event, open_text, read_rows
 from app.store.bulk import Row, load_purchases
 from app.store.events import add_purchases
 from bench.common import data_file, database, server, write_results
@@ -61,18 +61,7 @@ def bench_importer(kind: str, path: Path, workdir: Path, rows: list[Row]) -> dic
 
 
 def _batches(rows: list[Row]) -> list[dict[str, Any]]:
-    events = [
-        {
-            "event_id": r[0],
-            "customer_id": r[1],
-            "product_id": r[2],
-            "quantity": r[3],
-            "unit_price": r[4],
-            "occurred_at": r[5].isoformat() + "Z",
-            "order_id": r[6],
-        }
-        for r in rows[:HTTP_EVENTS]
-    ]
+    events = [as_event(r) for r in rows[:HTTP_EVENTS]]
     return [{"events": events[i : i + BATCH]} for i in range(0, len(events), BATCH)]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from app.ingest.bounds import EARLIEST, MAX_PRICE, MAX_QUANTITY
 from app.store.bulk import Row
@@ -225,3 +225,18 @@ def read_rows(
         country = (values[i_country].strip() or None) if i_country is not None else None
         product_name = (values[i_name].strip() or None) if i_name is not None else None
         yield (event_id, customer, product, quantity, price, when, order or None, country, product_name)
+
+
+def as_event(row: Row) -> dict[str, Any]:
+    """A row as the purchase event ``POST /v1/events/purchases`` takes (what a client sends)."""
+    event: dict[str, Any] = {
+        "event_id": row[0],
+        "customer_id": row[1],
+        "product_id": row[2],
+        "quantity": row[3],
+        "unit_price": row[4],
+        "occurred_at": row[5].isoformat() + "Z",
+    }
+    if row[6] is not None:
+        event["order_id"] = row[6]
+    return event

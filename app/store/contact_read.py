@@ -7,18 +7,14 @@ awaited; SQLite answers in-process."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import PoolProxiedConnection
 
 from app.store.contacts import ContactState
+from app.store.kept import KeptConnections
 from app.store.tables import Purchase
 
 Query = tuple[str, tuple[Any, ...]]
@@ -31,9 +27,7 @@ class ContactReader:
         self._p = "%s" if self.postgresql else "?"
         processor = Purchase.occurred_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
         self._to_db = processor if processor is not None else (lambda moment: moment)
-        self._connection: PoolProxiedConnection | None = None  # SQLite
-        self._lock = threading.Lock()
-        self._idle: list[psycopg.AsyncConnection[Any]] = []  # PostgreSQL
+        self.connections = KeptConnections(engine)
 
     def _query(
         self, customer_id: str, now: datetime, windows: Sequence[int], dismiss_days: int, fatigue_days: int
@@ -85,7 +79,9 @@ class ContactReader:
     ) -> ContactState:
         """The state as of ``now``: contacts counted in (now - w days, now] for each w of ``windows``."""
         query = self._query(customer_id, now, windows, dismiss_days, fatigue_days)
-        rows = await self._fetch_async(query) if self.postgresql else self._fetch(query)
+        rows = (
+            await self.connections.fetch_async(*query) if self.postgresql else self.connections.fetch(*query)
+        )
         state = ContactState(window_counts={w: {} for w in windows})
         counted = state.window_counts
         assert counted is not None
@@ -106,69 +102,8 @@ class ContactReader:
         state.reactions = sorted(reactions, key=lambda r: r[2])  # oldest first (a stable sort)
         return state
 
-    def _fetch(self, query: Query) -> Sequence[Any]:
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    if self._connection is None:
-                        self._connection = self.engine.raw_connection()
-                        self._connection.detach()  # this reader's own, not the pool's
-                    cursor = self._connection.cursor()
-                    cursor.execute(*query)
-                    rows: Sequence[Any] = cursor.fetchall()
-                    cursor.close()
-                    return rows
-                except self.engine.dialect.loaded_dbapi.Error as exc:
-                    self._close_sync()
-                    if attempt == 2:
-                        raise OperationalError(query[0], None, exc) from exc
-        raise AssertionError("unreachable")
-
-    async def _fetch_async(self, query: Query) -> Sequence[Any]:
-        for attempt in (1, 2):
-            connection = self._idle.pop() if self._idle else None
-            try:
-                if connection is None or connection.closed:
-                    connection = await self._connect()
-                async with connection.cursor() as cursor:
-                    await cursor.execute(*query)
-                    rows = await cursor.fetchall()
-                self._idle.append(connection)
-                return rows
-            except psycopg.Error as exc:
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await connection.close()
-                await self.aclose()
-                if attempt == 2:
-                    raise OperationalError(query[0], None, exc) from exc
-            except BaseException:
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await connection.close()
-                raise
-        raise AssertionError("unreachable")
-
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
-
-    def _close_sync(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                self._connection.close()
-            self._connection = None
-
     async def aclose(self) -> None:
-        self._close_sync()
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            with contextlib.suppress(Exception):
-                await connection.close()
-
-
-def _yes(value: Any) -> bool:
-    return value is True or value == 1
+        await self.connections.aclose()
 
 
 def _time(value: Any) -> datetime | None:

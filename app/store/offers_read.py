@@ -4,17 +4,13 @@ for it, with PostgreSQL's reads of many customers at once."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import PoolProxiedConnection
 
+from app.store.kept import KeptConnections
 from app.store.offers_sql import BATCH_SQL, Compiled, Snapshot, single_read, snapshots_of
 
 # On PostgreSQL: the customers asked for while a read is in flight are read together by the next
@@ -43,9 +39,7 @@ class OffersReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.single: Compiled = single_read(engine.dialect)
-        self._connection: PoolProxiedConnection | None = None  # SQLite
-        self._lock = threading.Lock()
-        self._idle: list[psycopg.AsyncConnection[Any]] = []  # PostgreSQL, not reading now
+        self.connections = KeptConnections(engine, prepare=_plan_once)
         self._asked: list[Asked] = []  # waiting for the next batch
         self._batches: set[asyncio.Task[None]] = set()  # kept from the garbage collector
         self._reading = 0  # batches started and not finished
@@ -69,7 +63,7 @@ class OffersReader:
         compiled = self.single
         values = {"customer": customer_id, "since": compiled.to_db(since), "before": compiled.to_db(before)}
         params: Any = values if compiled.names is None else tuple(values[n] for n in compiled.names)
-        return snapshots_of(self._fetch(compiled.sql, params), 1)[0]
+        return snapshots_of(self.connections.fetch(compiled.sql, params), 1)[0]
 
     async def _read_batches(self) -> None:
         """Answer what is asked, MAX_BATCH at a time, until nothing is left."""
@@ -102,74 +96,19 @@ class OffersReader:
         if len(batch) == 1:  # the single read is cheaper to send and to answer
             customer_id, since, before, _ = batch[0]
             params = {"customer": customer_id, "since": since, "before": before}
-            return snapshots_of(await self._fetch_async(self.single.sql, params), 1)
+            return snapshots_of(await self.connections.fetch_async(self.single.sql, params), 1)
         params = {
             "customers": [a[0] for a in batch],
             "since": [a[1] for a in batch],
             "before": [a[2] for a in batch],
         }
-        return snapshots_of(await self._fetch_async(BATCH_SQL, params), len(batch))
-
-    def _fetch(self, sql: str, params: Any) -> Sequence[Any]:
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    if self._connection is None:
-                        self._connection = self.engine.raw_connection()
-                        self._connection.detach()  # this reader's own, not the pool's
-                    cursor = self._connection.cursor()
-                    cursor.execute(sql, params)
-                    rows: Sequence[Any] = cursor.fetchall()
-                    cursor.close()
-                    return rows
-                except self.engine.dialect.loaded_dbapi.Error as exc:
-                    self._close_sync()
-                    if attempt == 2:
-                        raise OperationalError(sql, None, exc) from exc
-        raise AssertionError("unreachable")
-
-    async def _fetch_async(self, sql: str, params: Any) -> Sequence[Any]:
-        for attempt in (1, 2):
-            connection = self._idle.pop() if self._idle else None
-            try:
-                if connection is None or connection.closed:
-                    connection = await self._connect()
-                async with connection.cursor() as cursor:
-                    await cursor.execute(sql, params)
-                    rows = await cursor.fetchall()
-                self._idle.append(connection)
-                return rows
-            except psycopg.Error as exc:
-                # The others most likely share its fate (a restarted server): all are replaced.
-                if connection is not None:
-                    self._idle.append(connection)
-                await self.aclose()
-                if attempt == 2:
-                    raise OperationalError(sql, None, exc) from exc
-            except BaseException:  # cancelled mid-read: the connection's state is unknown
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await connection.close()
-                raise
-        raise AssertionError("unreachable")
-
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        conninfo = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=5)
-        # The batch statement is the same for any number of customers: plan it once. Planned anew for
-        # each read (PostgreSQL's default for a prepared statement here) it took 0.2 ms more.
-        await connection.execute("SET plan_cache_mode = force_generic_plan")
-        return connection
-
-    def _close_sync(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                self._connection.close()
-            self._connection = None
+        return snapshots_of(await self.connections.fetch_async(BATCH_SQL, params), len(batch))
 
     async def aclose(self) -> None:
-        self._close_sync()
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            with contextlib.suppress(Exception):
-                await connection.close()
+        await self.connections.aclose()
+
+
+async def _plan_once(connection: psycopg.AsyncConnection[Any]) -> None:
+    # The batch statement is the same for any number of customers: plan it once. Planned anew for
+    # each read (PostgreSQL's default for a prepared statement here) it took 0.2 ms more.
+    await connection.execute("SET plan_cache_mode = force_generic_plan")

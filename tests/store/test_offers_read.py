@@ -87,11 +87,12 @@ async def a_broken_connection_is_replaced(stored: Engine) -> None:
     window = {"since": datetime(2000, 1, 1), "before": datetime(2012, 1, 1)}
     try:
         await reader.read(customer_id="bob", **window)
-        if reader._idle:  # PostgreSQL
-            await reader._idle[0].close()
+        kept = reader.connections
+        if kept._idle:  # PostgreSQL
+            await kept._idle[0].close()
         else:
-            assert reader._connection is not None
-            reader._connection.dbapi_connection.close()  # type: ignore[union-attr]
+            assert kept._connection is not None
+            kept._connection.dbapi_connection.close()  # type: ignore[union-attr]
         snap = await reader.read(customer_id="bob", **window)
         assert [r[0] for r in snap.lines] == ["p1"]
     finally:
@@ -105,13 +106,13 @@ def test_concurrent_reads_each_get_their_own_answer(stored: Engine, monkeypatch:
 async def concurrent_reads_each_get_their_own_answer(stored: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     reader = OffersReader(stored)
     trips: list[str] = []
-    fetch = reader._fetch_async
+    fetch = reader.connections.fetch_async
 
     async def counted(sql: str, params: Any) -> Any:
         trips.append(sql)
         return await fetch(sql, params)
 
-    monkeypatch.setattr(reader, "_fetch_async", counted)
+    monkeypatch.setattr(reader.connections, "fetch_async", counted)
     asked = [
         ("ann", datetime(2011, 1, 15), datetime(2011, 3, 15)),
         ("bob", datetime(2000, 1, 1), datetime(2012, 1, 1)),
