@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = False) 
             log.warning("NBO_API_KEYS is empty: the service runs open, without authentication")
         abandon_stale_trainings(factory, settings.training_timeout_seconds, settings.models_dir)
         app.state.serving.start()
+        app.state.campaigns.abandon_stale()
         app.state.recommendation_log.start()
         if owns_process:
             # What is loaded by now (modules, the model) lives as long as the worker: left to the

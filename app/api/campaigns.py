@@ -34,7 +34,7 @@ def describe(row: Campaign) -> dict[str, Any]:
         "status": row.status,
         "recipients": row.recipients,
         "skipped": {k: int((row.skipped or {}).get(k, 0)) for k in SKIPS},
-        "progress": row.progress or {},
+        "progress": {k: v for k, v in (row.progress or {}).items() if k != "at"},
         "preview": row.preview or [],
         "created_at": row.created_at.isoformat() + "Z",
         "finished_at": row.finished_at.isoformat() + "Z" if row.finished_at else None,

@@ -8,16 +8,20 @@ import logging
 import secrets
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 
 from app.clock import utcnow
 from app.customers.base import Bases
 from app.customers.campaigns import INTERRUPTED, Spec, Tally, run
-from app.db import Engine, SessionFactory
+from app.db import Engine, SessionFactory, StoreError
 from app.serving.loaded import Loaded, Serving
 from app.store import campaigns as store
 from app.store.offers_read import OffersReader
 
 log = logging.getLogger("nbo.campaigns")
+
+STALE = timedelta(minutes=10)
+ABANDONED = "abandoned: no batch recorded for 10 minutes; the process that ran it stopped"
 
 
 class Campaigns:
@@ -79,7 +83,7 @@ class Campaigns:
                     campaign_id,
                     recipients=tally.recipients,
                     skipped=tally.skipped,
-                    progress={"customers": tally.seen, "done": tally.seen},
+                    progress={"customers": tally.seen, "done": tally.seen, "at": utcnow().isoformat() + "Z"},
                     status="done",
                 )
                 session.commit()
@@ -94,6 +98,19 @@ class Campaigns:
         finally:
             with self._lock:
                 self._running.discard(campaign_id)
+
+    def abandon_stale(self) -> None:
+        """Mark failed the campaigns left running by a process that stopped: none of their batches
+        has been recorded for STALE (a batch takes seconds)."""
+        try:
+            with self.factory() as session:
+                n = store.fail_stale(session, utcnow() - STALE, ABANDONED)
+                session.commit()
+        except StoreError:  # the store may be away at start; a later start retries
+            log.exception("could not check for abandoned campaigns")
+            return
+        if n:
+            log.warning("marked %d abandoned campaign(s) failed", n)
 
     def shutdown(self) -> None:
         self.stopping.set()

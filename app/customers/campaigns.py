@@ -205,7 +205,7 @@ async def run(
                 campaign_id,
                 recipients=tally.recipients,
                 skipped=tally.skipped,
-                progress={"customers": total, "done": tally.seen},
+                progress={"customers": total, "done": tally.seen, "at": utcnow().isoformat() + "Z"},
                 preview=tally.preview,
             )
             session.commit()

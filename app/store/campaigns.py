@@ -76,6 +76,17 @@ def fail_running(session: Session, error: str, campaign_ids: Sequence[str] | Non
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def fail_stale(session: Session, before: datetime, error: str) -> int:
+    """Mark failed the campaigns still running whose last batch (or start) was before ``before``."""
+    stale = []
+    for row in session.scalars(select(Campaign).where(Campaign.status == "running")):
+        at = (row.progress or {}).get("at")
+        last = datetime.fromisoformat(at.removesuffix("Z")) if at else row.created_at
+        if last < before:
+            stale.append(row.campaign_id)
+    return fail_running(session, error, stale) if stale else 0
+
+
 def hold_sends(session: Session) -> None:
     """Begin a batch of sends that no other campaign's batch interleaves with. The first statement
     of its transaction, after app/store/erasure.py's hold_writes."""

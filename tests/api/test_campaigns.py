@@ -8,10 +8,17 @@ import io
 import json
 import random
 import time
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from app.clock import utcnow
+from app.config import Settings
+from app.main import create_app
+from app.store.tables import Campaign
 from tests.api.helpers import AS_OF
 
 
@@ -123,3 +130,28 @@ def test_a_campaign_with_a_holdout_reaches_both_arms_and_sends_to_one(shop: Test
     assert results["holdout"]["customers"] == held
     assert results["offers"]["customers"] == done["recipients"]
     assert results["holdout"]["control"] is True
+
+
+def test_a_campaign_left_running_by_a_stopped_process_is_failed_at_start(
+    committed_engine: Engine, settings: Settings
+) -> None:
+    with Session(committed_engine) as s:
+        for name, started in (("stale", utcnow() - timedelta(hours=1)), ("fresh", utcnow())):
+            s.add(
+                Campaign(
+                    campaign_id=name,
+                    name=name,
+                    spec={},
+                    status="running",
+                    recipients=0,
+                    skipped={},
+                    progress={},
+                    preview=[],
+                    created_at=started,
+                )
+            )
+        s.commit()
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/campaigns/stale").json()["status"] == "failed"
+        assert "abandoned" in client.get("/v1/campaigns/stale").json()["error"]
+        assert client.get("/v1/campaigns/fresh").json()["status"] == "running"  # may run elsewhere

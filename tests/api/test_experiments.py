@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -78,3 +79,22 @@ def test_an_experiment_needs_valid_variants(committed_client: TestClient) -> Non
     assert r.status_code == 422
     assert "variants[1].model_version" in r.json()["error"]["message"]
     assert committed_client.get("/v1/experiments/none/results").status_code == 404
+
+
+def test_a_variant_may_serve_another_version(shop: TestClient) -> None:
+    active = shop.get("/v1/models").json()["models"][0]["version"]
+    other = shop.post("/v1/models", json={"as_of": "2011-11-01T00:00:00Z"}).json()["version"]
+    deadline = time.monotonic() + 60
+    while (row := shop.get(f"/v1/models/{other}").json())["status"] == "training":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert row["status"] == "ready"
+    if row["active"]:  # the gate let it replace the first: put the first back
+        assert shop.post(f"/v1/models/{active}/activate").status_code == 200
+    variants = [{"name": "current", "weight": 1}, {"name": "older", "weight": 1, "model_version": other}]
+    assert shop.put("/v1/experiments/versions", json={"variants": variants}).status_code == 200
+    assigned = Running.of("versions", variants)
+    for i in range(20):
+        body = shop.get(f"/v1/customers/c{i}/offers").json()
+        expected = other if assigned.assign(f"c{i}").name == "older" else active
+        assert body["model_version"] == expected, (i, body["experiment"])
