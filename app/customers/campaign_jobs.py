@@ -16,6 +16,7 @@ from app.customers.campaigns import INTERRUPTED, Spec, Tally, run
 from app.db import Engine, SessionFactory, StoreError
 from app.serving.loaded import Loaded, Serving
 from app.store import campaigns as store
+from app.store.contact_read import ContactReader
 from app.store.offers_read import OffersReader
 
 log = logging.getLogger("nbo.campaigns")
@@ -58,11 +59,12 @@ class Campaigns:
         return campaign_id, self.pool.submit(self._job, loaded, spec, campaign_id)
 
     async def _run(self, loaded: Loaded, spec: Spec, campaign_id: str, *, dry_run: bool) -> Tally:
-        reader = OffersReader(self.engine)
+        reader, contacts = OffersReader(self.engine), ContactReader(self.engine)
         try:
             return await run(
                 self.factory,
                 reader,
+                contacts,
                 self.bases,
                 self.serving,
                 loaded,
@@ -73,6 +75,7 @@ class Campaigns:
             )
         finally:
             await reader.aclose()
+            await contacts.aclose()
 
     def _job(self, loaded: Loaded, spec: Spec, campaign_id: str) -> None:
         try:

@@ -11,8 +11,7 @@ makes their offers.
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -23,18 +22,15 @@ from app.clock import utcnow
 from app.customers.audiences import Audience, audience
 from app.customers.base import Bases
 from app.db import Session, SessionFactory
-from app.ml.artifact import ArtifactError
 from app.serving import policy
 from app.serving.loaded import Loaded, Serving
 from app.serving.offers import offers_for
 from app.store import campaigns as store
 from app.store import erasure
+from app.store.contact_read import ContactReader
 from app.store.contacts import ContactState
 from app.store.offers_read import OffersReader
-from app.store.purchases import described_products
 from app.store.recommendations import new_recommendation_id
-
-log = logging.getLogger("nbo.campaigns")
 
 SKIPS = ("no_consent", "capped", "cooldown", "fatigue", "no_offer", "holdout")
 _SKIP_OF = {"no_consent": "no_consent", "cap": "capped", "cooldown": "cooldown", "fatigue": "fatigue"}
@@ -93,6 +89,7 @@ def _audience(session: Session, bases: Bases, loaded: Loaded, spec: Spec) -> Ite
 async def run(
     factory: SessionFactory,
     reader: OffersReader,
+    contacts: ContactReader,
     bases: Bases,
     serving: Serving,
     loaded: Loaded,
@@ -106,8 +103,7 @@ async def run(
     tally = Tally()
     started = utcnow()
     experiment = serving.experiment  # a holdout's members are reached and sent nothing
-    with factory() as reading:
-        catalog = described_products(reading)
+    catalog = serving.catalog
     with factory() as reading:
         pages = list(_audience(reading, bases, loaded, spec))
     total = sum(len(p) for p in pages)
@@ -116,13 +112,16 @@ async def run(
             raise InterruptedError(INTERRUPTED)
         with factory() as session:
             if not dry_run:
-                erasure.hold_writes(session)  # an erasure running now finishes first, or waits
+                # An erasure running now finishes first, or waits; its customer is left out.
+                gone = erasure.hold_writes(session, (m["customer_id"] for m in page), started)
                 store.hold_sends(session)
-                gone = erasure.erased_since(session, (m["customer_id"] for m in page), started)
                 page = [m for m in page if m["customer_id"] not in gone]
             now = utcnow() if spec.as_of is None else spec.as_of
-            rules = policy.load(session)
-            states = policy.states(session, rules, [m["customer_id"] for m in page], now)
+            rules = policy.load(session)  # as stored now: another process may have changed it
+            # Read after the locks: what campaigns before this batch sent is counted.
+            ids = [m["customer_id"] for m in page]
+            read = [contacts.read(c, now, **rules.reads()) for c in ids]
+            states = dict(zip(ids, await asyncio.gather(*read), strict=True))
             sends: list[store.SendRow] = []
             for member in page:
                 tally.seen += 1
@@ -152,10 +151,7 @@ async def run(
                         )
                     )
                     continue
-                served = loaded
-                if variant is not None and variant.model_version not in (None, loaded.version):
-                    with contextlib.suppress(ArtifactError):
-                        served = serving.version(str(variant.model_version))
+                served = serving.for_variant(loaded, variant)  # this job's own thread may load
                 answer = await offers_for(
                     reader,
                     served,
@@ -186,7 +182,7 @@ async def run(
                     variant=variant.name if variant is not None else None,
                     contacted=True,
                 )
-                policy.count_contact(state, channel, now)
+                policy.count_contact(state, channel)
                 sends.append(row)
                 if len(tally.preview) < PREVIEW:
                     tally.preview.append(

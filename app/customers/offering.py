@@ -4,13 +4,11 @@ offered, which attribution and the experiment's results read."""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
-from app.ml import artifact
 from app.serving.loaded import Loaded, Serving
 from app.serving.offers import offers_for
 from app.serving.policy import Verdict, verdict
@@ -65,10 +63,8 @@ async def answer(
             else _empty(customer_id, loaded, "holdout")
         )
     else:
-        if variant is not None and variant.model_version not in (None, loaded.version):
-            # A version that cannot be loaded leaves the active one to answer (model_version says so).
-            with contextlib.suppress(artifact.ArtifactError):
-                loaded = await run_in_threadpool(offering.serving.version, str(variant.model_version))
+        if variant is not None and variant.model_version is not None:
+            loaded = await run_in_threadpool(offering.serving.for_variant, loaded, variant)
         out = await offers_for(
             offering.reader,
             loaded,

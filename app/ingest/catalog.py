@@ -29,8 +29,7 @@ def customer_columns(row: dict[str, Any]) -> dict[str, Any]:
 
 def put_customers(session: Session, rows: Sequence[dict[str, Any]], *, started: datetime) -> int:
     """Rows hold the customer_id and the fields given; returns the customers upserted."""
-    erasure.hold_writes(session)
-    gone = erasure.erased_since(session, (r["customer_id"] for r in rows), started)
+    gone = erasure.hold_writes(session, (r["customer_id"] for r in rows), started)
     upserted = catalog.upsert_customers(
         session, [customer_columns(r) for r in rows if r["customer_id"] not in gone]
     )

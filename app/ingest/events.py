@@ -26,8 +26,7 @@ class Stored:
 
 def _not_erased(session: Session, rows: Sequence[Any], started: datetime) -> tuple[list[int], list[int]]:
     """Positions kept and refused. Opens the write transaction that an erasure waits for."""
-    erasure.hold_writes(session)
-    gone = erasure.erased_since(session, (r["customer_id"] for r in rows), started)
+    gone = erasure.hold_writes(session, (r["customer_id"] for r in rows), started)
     kept = [i for i, r in enumerate(rows) if r["customer_id"] not in gone]
     refused = [i for i, r in enumerate(rows) if r["customer_id"] in gone]
     return kept, refused

@@ -32,7 +32,7 @@ from app.ml.ids import IdMap
 from app.ml.lines import EMPTY
 from app.ml.model import Model
 from app.ml.neighbours import needed_in_training
-from app.serving.experiments import Running
+from app.serving.experiments import Running, Variant
 from app.serving.policy import Policy
 from app.serving.policy import load as load_policy
 from app.store import experiments, versions
@@ -110,6 +110,17 @@ class Serving:
         with self.factory() as session:
             found = experiments.running(session)
         self.experiment = Running.of(*found) if found is not None else None
+
+    def for_variant(self, loaded: Loaded, variant: Variant | None) -> Loaded:
+        """The version an experiment's variant is served: its own when it names one that loads,
+        else ``loaded`` (whose model_version then says so). May load from disk: call it off the
+        event loop."""
+        if variant is None or variant.model_version in (None, loaded.version):
+            return loaded
+        try:
+            return self.version(str(variant.model_version))
+        except artifact.ArtifactError:
+            return loaded
 
     def version(self, version: str) -> Loaded:
         """``version`` loaded (an experiment's variant may serve one that is not active); the last

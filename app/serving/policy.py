@@ -59,12 +59,6 @@ class Policy:
             "fatigue_days": self.fatigue_days,
         }
 
-    def windows(self, now: datetime) -> tuple[datetime, datetime]:
-        """Since when contacts matter (the longest cap) and since when feedback does."""
-        cap_days = max((c.per_days for c in self.caps), default=0)
-        feedback_days = max(self.cooldown_after_dismiss_days, self.fatigue_days)
-        return now - timedelta(days=cap_days), now - timedelta(days=feedback_days)
-
     def reads(self) -> dict[str, Any]:
         """What a contact read needs for this policy (app/store/contact_read.py)."""
         return {
@@ -76,15 +70,6 @@ class Policy:
 
 def load(session: Session) -> Policy:
     return Policy.from_body(contacts.get_policy(session))
-
-
-def states(
-    session: Session, policy: Policy, customer_ids: list[str], now: datetime
-) -> dict[str, ContactState]:
-    contacts_since, feedback_since = policy.windows(now)
-    return contacts.contact_states(
-        session, customer_ids, contacts_since=contacts_since, feedback_since=feedback_since
-    )
 
 
 def consents(state: ContactState, channel: str) -> bool:
@@ -129,12 +114,8 @@ def blocked_by(policy: Policy, state: ContactState, channel: str, now: datetime)
     for cap in policy.caps:
         if cap.channel not in ("any", channel):
             continue  # another channel's cap
-        if state.window_counts is not None:
-            counted = state.window_counts.get(cap.per_days, {})
-            used = sum(n for ch, n in counted.items() if cap.channel in ("any", ch))
-        else:
-            since = now - timedelta(days=cap.per_days)
-            used = sum(1 for ch, t in state.contacts if since < t <= now and cap.channel in ("any", ch))
+        counted = state.window_counts.get(cap.per_days, {})
+        used = sum(n for ch, n in counted.items() if cap.channel in ("any", ch))
         if used >= cap.max:
             return "cap"
     if fatigue(policy, state).customer:
@@ -142,9 +123,11 @@ def blocked_by(policy: Policy, state: ContactState, channel: str, now: datetime)
     return None
 
 
-def count_contact(state: ContactState, channel: str, when: datetime) -> None:
-    """The state after a contact made now (a campaign checks its next recipients against it)."""
-    state.contacts.append((channel, when))
+def count_contact(state: ContactState, channel: str) -> None:
+    """The state after a contact made at its moment, which every window holds (a campaign checks
+    its next recipients against it)."""
+    for counted in state.window_counts.values():
+        counted[channel] = counted.get(channel, 0) + 1
 
 
 @dataclass(frozen=True)

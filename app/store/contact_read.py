@@ -117,7 +117,6 @@ class ContactReader:
 def _state(rows: Sequence[Any], windows: Sequence[int]) -> ContactState:
     state = ContactState(window_counts={w: {} for w in windows})
     counted = state.window_counts
-    assert counted is not None
     reactions = []
     for kind, first, second, moment, *numbers in rows:
         if kind == 0:

@@ -35,17 +35,14 @@ def begin_write(session: Session) -> None:
         session.execute(text("UPDATE erasures SET erased_at = erased_at WHERE 0 = 1"))
 
 
-def hold_writes(session: Session) -> None:
-    """Begin a write that an erasure must wait for. The first statement of its transaction."""
+def hold_writes(session: Session, customer_ids: Iterable[str], started_at: datetime) -> set[str]:
+    """Begin a write about ``customer_ids`` that an erasure must wait for (the first statement of
+    its transaction); returns those of them erased at or after ``started_at`` (the write began
+    before their erasure finished), which it must leave out."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": ERASURE_LOCK})
     else:
         begin_write(session)
-
-
-def erased_since(session: Session, customer_ids: Iterable[str], started_at: datetime) -> set[str]:
-    """Those of ``customer_ids`` erased at or after ``started_at`` (a request that began before
-    their erasure finished); call after hold_writes, in the same transaction."""
     recent = set(session.scalars(select(Erasure.customer_hash).where(Erasure.erased_at >= started_at)))
     if not recent:
         return set()

@@ -176,8 +176,8 @@ def run_job(
         metrics["checksum"] = artifact.save(model, models_dir / version, meta)
         retired: list[str] = []
         with factory() as session:
-            erasure.hold_writes(session)  # an erasure running now finishes first, or waits for this
-            if erasure.erased_since(session, data.customers.ids, read_at):
+            # An erasure running now finishes first, or waits for this.
+            if erasure.hold_writes(session, data.customers.ids, read_at):
                 # The erasure's own retrain follows this job; this version never serves.
                 recorded = versions.finish(
                     session, version=version, status="retired", metrics=metrics, error=versions.ERASED
