@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +34,7 @@ from app.store.recommendations import new_recommendation_id
 SKIPS = ("no_consent", "capped", "cooldown", "fatigue", "no_offer", "holdout")
 _SKIP_OF = {"no_consent": "no_consent", "cap": "capped", "cooldown": "cooldown", "fatigue": "fatigue"}
 BATCH = 200
+EVERYONE = 2**62  # an audience's limit for a whole campaign
 PREVIEW = 20
 INTERRUPTED = "interrupted: the service stopped before the campaign finished"
 
@@ -73,17 +73,13 @@ def channel_for(spec: Spec, preferred: str | None, state: ContactState) -> str |
     return next((c for c in policy.CONSENTED if policy.consents(state, c)), None)
 
 
-def _audience(session: Session, bases: Bases, loaded: Loaded, spec: Spec) -> Iterator[list[dict[str, Any]]]:
-    after = None
-    while True:
-        page = audience(
-            session, bases, loaded, as_of=spec.as_of, rule=spec.audience, limit=BATCH, after=after
-        )
-        if page["customers"]:
-            yield page["customers"]
-        after = page["next_after"]
-        if after is None:
-            return
+def _audience(session: Session, bases: Bases, loaded: Loaded, spec: Spec) -> list[list[dict[str, Any]]]:
+    """The whole audience in batches: one pass over the base (its refills due are computed once,
+    where pages of it would each compute them again)."""
+    members = audience(
+        session, bases, loaded, as_of=spec.as_of, rule=spec.audience, limit=EVERYONE, after=None
+    )["customers"]
+    return [members[i : i + BATCH] for i in range(0, len(members), BATCH)]
 
 
 async def run(
@@ -105,7 +101,7 @@ async def run(
     experiment = serving.experiment  # a holdout's members are reached and sent nothing
     catalog = serving.catalog
     with factory() as reading:
-        pages = list(_audience(reading, bases, loaded, spec))
+        pages = _audience(reading, bases, loaded, spec)
     total = sum(len(p) for p in pages)
     for page in pages:
         if stopping is not None and stopping.is_set():
