@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import make_engine, throwaway_database
 from app.main import create_app
 from app.migrate import upgrade
@@ -76,6 +76,18 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
         yield engine
     finally:
         empty_tables(engine)
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Settings read from the environment, as ``nbo`` reads them: an SQLite store and a models folder
+    in ``tmp_path`` (yielded: the store is ``nbo.db`` in it), and whatever ``NBO_`` variables the
+    test sets; the settings cache is cleared before and after."""
+    monkeypatch.setenv("NBO_DATABASE_URL", f"sqlite:///{tmp_path / 'nbo.db'}")
+    monkeypatch.setenv("NBO_MODELS_DIR", str(tmp_path / "models"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
 
 
 @pytest.fixture

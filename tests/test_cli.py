@@ -10,25 +10,18 @@ import uvicorn
 from typer.testing import CliRunner
 
 from app import cli
-from app.config import get_settings
 
 
 def test_serve_gives_workers_time_to_start_and_answer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    environment: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """uvicorn's own 5 s ping timeout replaced healthy workers that were still loading on a busy
     machine; the supervisor waits NBO_WORKER_HEALTHCHECK_SECONDS instead."""
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
-    monkeypatch.setenv("NBO_DATABASE_URL", f"sqlite:///{tmp_path / 'nbo.db'}")
-    monkeypatch.setenv("NBO_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("NBO_WORKER_HEALTHCHECK_SECONDS", "45")
     monkeypatch.setenv("NBO_WORKERS", "2")
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli.cli, ["serve"])
-    finally:
-        get_settings.cache_clear()
+    result = CliRunner().invoke(cli.cli, ["serve"])
     assert result.exit_code == 0, result.output
     [call] = calls
     assert call["app"] == "app.main:worker_app"

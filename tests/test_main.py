@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.main import create_app, worker_app
 from app.migrate import upgrade
 
@@ -36,22 +36,16 @@ def test_create_app_changes_nothing_of_the_process(settings: Settings, process_s
 
 
 def test_a_worker_app_tunes_its_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process_state: None
+    environment: Path, monkeypatch: pytest.MonkeyPatch, process_state: None
 ) -> None:
-    monkeypatch.setenv("NBO_DATABASE_URL", f"sqlite:///{tmp_path / 'nbo.db'}")
-    monkeypatch.setenv("NBO_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("NBO_GIL_SWITCH_INTERVAL", "0.0007")
     monkeypatch.setenv("NBO_TRAIN_ON_START", "false")
-    get_settings.cache_clear()
-    try:
-        app = worker_app()
-    finally:
-        get_settings.cache_clear()
+    app = worker_app()
     assert sys.getswitchinterval() == pytest.approx(0.0007)
     blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     assert blas
     assert set(blas) == {1}
-    upgrade(f"sqlite:///{tmp_path / 'nbo.db'}")
+    upgrade(f"sqlite:///{environment / 'nbo.db'}")
     with TestClient(app):
         assert gc.get_freeze_count() > 0  # what was loaded at start is out of the collector's way
     assert gc.get_freeze_count() == 0  # and back in it once the app stopped
