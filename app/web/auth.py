@@ -8,11 +8,10 @@ the scope it needs (app/web/deps.py).
 from __future__ import annotations
 
 import hmac
-import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.web.errors import error_body
+from app.web.errors import send_error
 
 PROTECTED = "/v1/"  # /healthz, /readyz, /metrics and the docs need no key
 
@@ -59,16 +58,4 @@ class KeyCheckMiddleware:
         if problem is None:
             await self.app(scope, receive, send)
             return
-        body = json.dumps(error_body("unauthorized", problem)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b"Bearer"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 401, "unauthorized", problem, [(b"www-authenticate", b"Bearer")])

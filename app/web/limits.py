@@ -3,13 +3,12 @@ each API key's request rate."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.web.errors import error_body
+from app.web.errors import send_error
 
 
 class _TooLargeError(Exception):
@@ -61,20 +60,7 @@ class BodyLimitMiddleware:
             await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            error_body("payload_too_large", f"body: larger than {self.max_bytes} bytes")
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, "payload_too_large", f"body: larger than {self.max_bytes} bytes")
 
 
 class RateLimiter:
