@@ -28,6 +28,7 @@ from app.store import campaigns as store
 from app.store import erasure
 from app.store.contact_read import ContactReader
 from app.store.contacts import ContactState
+from app.store.customers import CONSENTS
 from app.store.offers_read import OffersReader
 from app.store.recommendations import new_recommendation_id
 
@@ -70,7 +71,7 @@ def channel_for(spec: Spec, preferred: str | None, state: ContactState) -> str |
         return spec.channel
     if preferred is not None and policy.consents(state, preferred):
         return preferred
-    return next((c for c in policy.CONSENTED if policy.consents(state, c)), None)
+    return next((c for c in CONSENTS if policy.consents(state, c)), None)
 
 
 def _audience(session: Session, bases: Bases, loaded: Loaded, spec: Spec) -> list[list[dict[str, Any]]]:

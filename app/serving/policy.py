@@ -21,9 +21,7 @@ from typing import Any
 from app.db import Session
 from app.store import contacts
 from app.store.contacts import ContactState
-
-CONSENTED = ("email", "sms", "phone")  # the channels that need consent
-BLOCKS = ("no_consent", "cooldown", "cap", "fatigue")  # in the order they are checked
+from app.store.customers import CONSENTS  # the channels that need consent
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ def load(session: Session) -> Policy:
 
 
 def consents(state: ContactState, channel: str) -> bool:
-    return channel not in CONSENTED or state.consent.get(channel, False)
+    return channel not in CONSENTS or state.consent.get(channel, False)
 
 
 @dataclass
