@@ -62,8 +62,8 @@ def stop_experiment(name: PathId, request: Request, session: SessionDep) -> dict
 
 
 @router.get("/{name}/results", response_model=None, responses={200: {"model": ExperimentResults}})
-def get_results(name: PathId, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
-    found = results(session, name, window_days=settings.attribution_days)
+def get_results(name: PathId, request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    found = results(session, request.app.state.derived.purchases, name, window_days=settings.attribution_days)
     if found is None:
         raise ApiError(404, "not_found", f"name: no experiment {name!r}")
     return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from app.api.params import AsOf
 from app.api.responses import OfferMetrics
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/metrics", tags=["reach"], dependencies=[AdminScop
 
 @router.get("/offers", response_model=None, responses={200: {"model": OfferMetrics}})
 def get_offer_metrics(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     group_by: Literal[
@@ -37,5 +38,10 @@ def get_offer_metrics(
     if begin >= stop:
         raise ApiError(422, "invalid_request", "from: must be before to")
     return offer_metrics(
-        session, group_by=group_by, start=begin, end=stop, window_days=settings.attribution_days
+        session,
+        request.app.state.derived.purchases,
+        group_by=group_by,
+        start=begin,
+        end=stop,
+        window_days=settings.attribution_days,
     )

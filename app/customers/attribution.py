@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from app.db import Session
+from app.ml.dataset import Dataset, from_day, to_day
 from app.store import attribution as store
 from app.store.attribution import OfferRow
+from app.store.purchase_cache import PurchaseCache
 
 GROUPS = ("strategy", "model_version", "channel", "campaign", "experiment", "variant")
 
@@ -55,44 +59,120 @@ def attribute(
     return outcomes
 
 
-def offer_metrics(
-    session: Session, *, group_by: str, start: datetime, end: datetime, window_days: float
-) -> dict[str, Any]:
-    """Offers made in [start, end), grouped: counts of offers, impressions, clicks, conversions and
-    revenue, with CTR (clicks per impression) and conversion rate (conversions per offer)."""
+@dataclass(frozen=True)
+class Scored:
+    """One offer made with what it earned."""
+
+    offer: OfferRow
+    impressions: int
+    clicks: int
+    conversions: int
+    revenue: float
+
+
+def offered_purchases(
+    data: Dataset, offers: list[OfferRow], start: datetime, end: datetime
+) -> list[tuple[str, str, float, datetime]]:
+    """(customer, product, revenue, when) of the purchase lines (not returns) in [start, end) of a
+    product offered to its buyer, in time order: the only lines that can convert an offer."""
+    n = len(data.products)
+    offered = {
+        code * n + product
+        for offer in offers
+        if (code := data.customers.get(offer.customer_id)) is not None
+        for p in offer.products
+        if (product := data.products.get(p)) is not None
+    }
+    if not offered:
+        return []
+    keys = data.customer * n + data.product
+    keep = (data.day >= to_day(start)) & (data.day < to_day(end)) & (data.quantity > 0)
+    keep &= np.isin(keys, np.fromiter(offered, dtype=np.int64, count=len(offered)))
+    at = np.nonzero(keep)[0]
+    at = at[np.argsort(data.day[at], kind="stable")]
+    customers, products = data.customers.ids, data.products.ids
+    return [
+        (customers[c], products[p], s, from_day(d))
+        for c, p, s, d in zip(
+            data.customer[at].tolist(),
+            data.product[at].tolist(),
+            data.spend[at].tolist(),
+            data.day[at].tolist(),
+            strict=True,
+        )
+    ]
+
+
+def scored_offers(
+    session: Session, purchases: PurchaseCache, *, start: datetime, end: datetime, window_days: float
+) -> list[Scored]:
+    """The offers made in [start, end) that offered something (an experiment's holdout offers
+    nothing), each with its impressions, clicks, conversions and revenue. The purchases come from
+    the app's copy of them (brought up to date first)."""
     window = timedelta(days=window_days)
     offers = list(store.offers(session, start, end))
-    outcomes = attribute(offers, store.purchases(session, start, end + window), window)
+    data = purchases.dataset(session, before=end + window)
+    outcomes = attribute(offers, offered_purchases(data, offers, start, end + window), window)
     events = store.feedback_counts(session, start, end)
-    conversion_events = store.conversion_events(session, start, end)
     extra: dict[str, set[str]] = defaultdict(set)
-    for rec, product in conversion_events:
+    for rec, product in store.conversion_events(session, start, end):
         extra[rec].add(product)
-    groups: dict[str | None, dict[str, Any]] = {}
+    scored = []
     for offer in offers:
-        if not offer.products:  # an experiment's holdout, reached and offered nothing
+        if not offer.products:
             continue
-        key = offer.groups[group_by]
-        g = groups.setdefault(
-            key, {"key": key, "offers": 0, "impressions": 0, "clicks": 0, "conversions": 0, "revenue": 0.0}
-        )
-        g["offers"] += 1
         counts = events.get(offer.recommendation_id, {})
-        g["impressions"] += counts.get("impression", 0)
-        g["clicks"] += counts.get("click", 0)
         outcome = outcomes.get(offer.recommendation_id)
         converted = set(outcome.converted) if outcome is not None else set()
-        g["conversions"] += len(converted | extra.get(offer.recommendation_id, set()))
-        g["revenue"] += outcome.revenue if outcome is not None else 0.0
+        scored.append(
+            Scored(
+                offer,
+                counts.get("impression", 0),
+                counts.get("click", 0),
+                len(converted | extra.get(offer.recommendation_id, set())),
+                outcome.revenue if outcome is not None else 0.0,
+            )
+        )
+    return scored
+
+
+def grouped(scored: Iterable[Scored], key: Callable[[Scored], str | None]) -> list[dict[str, Any]]:
+    """Sums per key (None last), with CTR (clicks per impression) and conversion rate
+    (conversions per offer)."""
+    groups: dict[str | None, dict[str, Any]] = {}
+    for s in scored:
+        k = key(s)
+        g = groups.setdefault(
+            k, {"key": k, "offers": 0, "impressions": 0, "clicks": 0, "conversions": 0, "revenue": 0.0}
+        )
+        g["offers"] += 1
+        g["impressions"] += s.impressions
+        g["clicks"] += s.clicks
+        g["conversions"] += s.conversions
+        g["revenue"] += s.revenue
     rows = []
     for g in sorted(groups.values(), key=lambda g: (g["key"] is None, str(g["key"]))):
         g["revenue"] = round(g["revenue"], 2)
         g["ctr"] = round(g["clicks"] / g["impressions"], 6) if g["impressions"] else 0.0
         g["conversion_rate"] = round(g["conversions"] / g["offers"], 6) if g["offers"] else 0.0
         rows.append(g)
+    return rows
+
+
+def offer_metrics(
+    session: Session,
+    purchases: PurchaseCache,
+    *,
+    group_by: str,
+    start: datetime,
+    end: datetime,
+    window_days: float,
+) -> dict[str, Any]:
+    """Offers made in [start, end), grouped by ``group_by`` (one of GROUPS)."""
+    scored = scored_offers(session, purchases, start=start, end=end, window_days=window_days)
     return {
         "group_by": group_by,
         "from": start.isoformat() + "Z",
         "to": end.isoformat() + "Z",
-        "groups": rows,
+        "groups": grouped(scored, lambda s: s.offer.groups[group_by]),
     }

@@ -8,34 +8,52 @@ spending compares the arms fairly."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from app.db import Session
+from app.ml.dataset import Dataset, to_day
 from app.ml.uplift import uplift
 from app.store import experiments as store
+from app.store.purchase_cache import PurchaseCache
 
 
-def results(session: Session, name: str, *, window_days: float) -> dict[str, Any] | None:
+def spending(
+    data: Dataset, exposed: dict[str, tuple[str, datetime]], window_days: float
+) -> tuple[dict[str, float], set[str]]:
+    """Each reached customer's spend (returns netted) within the window after the experiment first
+    reached them, and who bought something in it."""
+    first = np.full(len(data.customers), np.nan)
+    for customer, (_, when) in exposed.items():
+        code = data.customers.get(customer)
+        if code is not None:
+            first[code] = to_day(when)
+    start = first[data.customer]
+    keep = (data.day >= start) & (data.day <= start + window_days)  # NaN: never reached
+    who, spend = data.customer[keep], data.spend[keep]
+    total = np.bincount(who, weights=spend, minlength=len(data.customers))
+    buyers = np.unique(who[spend > 0])
+    ids = data.customers.ids
+    spent = {ids[c]: float(total[c]) for c in np.unique(who).tolist()}
+    return spent, {ids[c] for c in buyers.tolist()}
+
+
+def results(
+    session: Session, purchases: PurchaseCache, name: str, *, window_days: float
+) -> dict[str, Any] | None:
+    """The experiment's results, from the app's copy of the purchases (brought up to date first)."""
     row = store.get(session, name)
     if row is None:
         return None
     exposed = store.exposures(session, name)
-    window = timedelta(days=window_days)
     spent: dict[str, float] = defaultdict(float)
     bought: set[str] = set()
     if exposed:
-        start = min(when for _, when in exposed.values())
-        with store.purchases_since(session, start) as purchases:
-            for customer, revenue, when in purchases:
-                found = exposed.get(customer)
-                if found is None or not found[1] <= when <= found[1] + window:
-                    continue
-                spent[customer] += revenue
-                if revenue > 0:
-                    bought.add(customer)
+        last = max(when for _, when in exposed.values()) + timedelta(days=window_days, milliseconds=1)
+        found, bought = spending(purchases.dataset(session, before=last), exposed, window_days)
+        spent.update(found)
     members: dict[str, list[str]] = defaultdict(list)
     for customer, (variant, _) in exposed.items():
         members[variant].append(customer)

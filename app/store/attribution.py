@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.store.tables import Feedback, Purchase, Recommendation
+from app.store.tables import Feedback, Recommendation
 
 
 @dataclass(frozen=True)
@@ -87,19 +87,15 @@ def conversion_events(session: Session, start: datetime, end: datetime) -> set[t
     return {(r[0], r[1]) for r in session.execute(stmt)}
 
 
-def purchases(session: Session, start: datetime, end: datetime) -> Iterator[tuple[str, str, float, datetime]]:
-    """(customer, product, revenue, when) of the purchase lines (not returns) in [start, end)."""
-    stmt = (
-        select(
-            Purchase.customer_id,
-            Purchase.product_id,
-            Purchase.quantity * Purchase.unit_price,
-            Purchase.occurred_at,
-        )
-        .where(Purchase.occurred_at >= start, Purchase.occurred_at < end, Purchase.quantity > 0)
-        .order_by(Purchase.occurred_at)
-        .execution_options(yield_per=5000)
+def feedback_by_day(session: Session) -> list[tuple[str, str, int]]:
+    """Feedback events per day they happened ("2011-03-04") and type, oldest first."""
+    day = func.date(Feedback.occurred_at)
+    rows = session.execute(
+        select(day, Feedback.type, func.count()).group_by(day, Feedback.type).order_by(day)
     )
-    with session.execute(stmt) as rows:
-        for r in rows:
-            yield r[0], r[1], float(r[2]), r[3]
+    return [(str(d), str(kind), int(n)) for d, kind, n in rows]
+
+
+def latest_offer(session: Session) -> datetime | None:
+    """When the latest offer was made."""
+    return session.scalar(select(func.max(Recommendation.created_at)))

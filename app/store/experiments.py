@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import utcnow
 from app.store.dialect import insert
-from app.store.tables import Experiment, Purchase, Recommendation
+from app.store.tables import Experiment, Recommendation
 
 
 def put(session: Session, name: str, variants: list[dict[str, Any]]) -> None:
@@ -57,13 +55,7 @@ def exposures(session: Session, name: str) -> dict[str, tuple[str, datetime]]:
     return first
 
 
-@contextmanager
-def purchases_since(session: Session, start: datetime) -> Iterator[Iterator[tuple[str, float, datetime]]]:
-    """(customer, revenue, when) of every purchase line from ``start`` on, returns netted."""
-    stmt = (
-        select(Purchase.customer_id, Purchase.quantity * Purchase.unit_price, Purchase.occurred_at)
-        .where(Purchase.occurred_at >= start)
-        .execution_options(yield_per=5000)
-    )
-    with session.execute(stmt) as rows:
-        yield ((r[0], float(r[1]), r[2]) for r in rows)
+def newest_first(session: Session, limit: int = 20) -> list[Experiment]:
+    """The experiments, the running one first, then by when they were last changed."""
+    stmt = select(Experiment).order_by(Experiment.active.desc(), Experiment.updated_at.desc()).limit(limit)
+    return list(session.scalars(stmt))
