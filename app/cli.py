@@ -20,6 +20,7 @@ from app.metrics import metrics_folder
 from app.migrate import upgrade
 from app.ml.dataset import Dataset
 from app.training.first_run import first_run, train_now
+from app.training.schedule import keep_schedule
 
 cli = typer.Typer(help="nbo: next-best-offer service", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -124,10 +125,19 @@ def train(
     as_of: Annotated[
         datetime | None, typer.Option(help="train on purchases before this time (default: now)")
     ] = None,
+    schedule: Annotated[
+        bool,
+        typer.Option(
+            help="keep training, once the newest version is NBO_RETRAIN_EVERY_HOURS old (a trainer)"
+        ),
+    ] = False,
 ) -> None:
     """Train a model version now, in this process, and activate it if it passes the gate."""
     settings = get_settings()
     upgrade(settings.database_url)
+    if schedule:
+        keep_schedule(settings, lambda: train_now(settings, console, utcnow()))
+        return
     moment = to_naive_utc(as_of) if as_of is not None else utcnow()
     if train_now(settings, console, moment) != "ready":
         raise typer.Exit(1)

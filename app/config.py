@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # A purchase of an offered product this many days after the offer is its conversion.
     attribution_days: float = Field(default=7.0, gt=0)
 
+    # A version is trained on the store as it is once the newest is this many hours old (0: never).
+    retrain_every_hours: float = Field(default=24.0, ge=0)
+    # Whether `nbo serve` processes keep that schedule (false where `nbo train --schedule` does).
+    retrain_in_serve: bool = True
+
     # How often a serving process checks which model version is active.
     model_poll_seconds: float = 2.0
 

@@ -38,6 +38,7 @@ from app.serving.loaded import Serving
 from app.store.recommendations import RecommendationLog
 from app.training.claim import abandon_stale_trainings
 from app.training.jobs import Trainer
+from app.training.schedule import Schedule
 from app.web import errors
 from app.web.auth import KeyCheckMiddleware
 from app.web.limits import BodyLimitMiddleware, RateLimiter
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = False) 
         app.state.serving.start()
         app.state.campaigns.abandon_stale()
         app.state.recommendation_log.start()
+        app.state.schedule.start()
         if owns_process:
             # What is loaded by now (modules, the model) lives as long as the worker: left to the
             # cyclic garbage collector, each full pass walked its ~150,000 objects and held every
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = False) 
             yield
         finally:
             app.state.campaigns.shutdown()
+            app.state.schedule.stop()
             app.state.trainer.shutdown()
             app.state.serving.stop()
             app.state.recommendation_log.stop()
@@ -97,6 +100,9 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = False) 
         derived.purchases,
         serve_first=serving.serving_first,
         lease_seconds=settings.training_lease_seconds,
+    )
+    app.state.schedule = Schedule(
+        factory, app.state.trainer, settings.retrain_every_hours if settings.retrain_in_serve else 0.0
     )
 
     errors.install(app)

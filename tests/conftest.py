@@ -98,6 +98,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         api_keys={},
         sample_data=None,
         train_on_start=False,
+        retrain_every_hours=0,
         model_poll_seconds=0.2,
     )
 
