@@ -31,6 +31,7 @@ from app.api import (
 )
 from app.config import Settings, get_settings
 from app.customers.campaign_jobs import Campaigns
+from app.dashboard import pages as dashboard
 from app.db import make_engine, make_session_factory
 from app.derived import Derived
 from app.logs import RequestContext
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = False) 
         app.include_router(module.router)
     docs.install(app)
     openapi.install(app)
+    dashboard.install(app)
     return app
 
 

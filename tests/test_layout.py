@@ -9,7 +9,7 @@ from pathlib import Path
 APP = Path(__file__).resolve().parents[1] / "app"
 
 # Data flows down this list: a package imports only those after it (and itself).
-ORDER = ["api", "web", "derived", "customers", "serving", "training", "ingest", "store", "ml"]
+ORDER = ["dashboard", "api", "web", "derived", "customers", "serving", "training", "ingest", "store", "ml"]
 SHARED = {"config", "db", "clock", "metrics", "logs"}  # importable by every package but ml
 ASSEMBLY = {"main", "cli", "migrate", "simulate"}  # put the packages together: may import any
 SQL = ("sqlalchemy", "psycopg", "alembic")

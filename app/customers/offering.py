@@ -23,7 +23,7 @@ class Offering:
 
     serving: Serving
     reader: OffersReader
-    log: RecommendationLog
+    log: RecommendationLog | None  # None: a preview (the dashboard's), not an offer made
     contacts: ContactReader
 
 
@@ -83,17 +83,18 @@ async def answer(
             "contactable": False,
             "blocked_by": found.blocked_by,
         }
-    offering.log.record(
-        str(out["recommendation_id"]),
-        customer_id,
-        loaded.version,
-        str(out["strategy"]),
-        [str(o["product_id"]) for o in out["offers"]],  # type: ignore[attr-defined]
-        issued_at=started,
-        channel=channel,
-        experiment=experiment.name if variant is not None and experiment is not None else None,
-        variant=variant.name if variant is not None else None,
-    )
+    if offering.log is not None:
+        offering.log.record(
+            str(out["recommendation_id"]),
+            customer_id,
+            loaded.version,
+            str(out["strategy"]),
+            [str(o["product_id"]) for o in out["offers"]],  # type: ignore[attr-defined]
+            issued_at=started,
+            channel=channel,
+            experiment=experiment.name if variant is not None and experiment is not None else None,
+            variant=variant.name if variant is not None else None,
+        )
     if experiment is not None and variant is not None:
         out["experiment"] = {"name": experiment.name, "variant": variant.name}
     if found is not None:

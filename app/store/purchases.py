@@ -81,3 +81,25 @@ def _product(p: Product) -> dict[str, object]:
         "price": p.price,
         "active": p.active,
     }
+
+
+def history(session: Session, customer_id: str, *, limit: int) -> tuple[list[dict[str, object]], int]:
+    """The customer's latest ``limit`` purchase lines, newest first, with the product's name; and
+    how many lines they have in all."""
+    rows = session.execute(
+        select(
+            Purchase.occurred_at,
+            Purchase.order_id,
+            Purchase.product_id,
+            Product.name,
+            Purchase.quantity,
+            Purchase.unit_price,
+        )
+        .join(Product, Product.product_id == Purchase.product_id)
+        .where(Purchase.customer_id == customer_id)
+        .order_by(Purchase.occurred_at.desc(), Purchase.id.desc())
+        .limit(limit)
+    ).all()
+    total = session.scalar(select(func.count()).where(Purchase.customer_id == customer_id)) or 0
+    fields = ("occurred_at", "order_id", "product_id", "name", "quantity", "unit_price")
+    return [dict(zip(fields, r, strict=True)) for r in rows], int(total)
