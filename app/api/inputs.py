@@ -219,10 +219,11 @@ class AudienceIn(BaseModel):
         description="one or several segments, as a list or comma-separated",
         examples=["champions,loyal"],
     )
-    min_p_active: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    max_p_active: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    min_expected_purchases: Annotated[float, Field(ge=0.0)] | None = None
-    due_within_days: Annotated[float, Field(ge=0.0, le=365.0)] | None = None
+    # Strict: a boolean is not a number (true would pass as 1.0).
+    min_p_active: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
+    max_p_active: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
+    min_expected_purchases: Annotated[StrictFloat, Field(ge=0.0)] | None = None
+    due_within_days: Annotated[StrictFloat, Field(ge=0.0, le=365.0)] | None = None
     channel: Channel | None = None
     consent: Literal["email", "sms", "phone"] | None = None
 

@@ -46,6 +46,12 @@ SPECIFIC = {
     ("get", "/v1/customers/{customer_id}/profile"): ["404"],
     ("get", "/v1/models/{version}"): ["404"],
     ("post", "/v1/models/{version}/activate"): ["404", "409"],
+    ("get", "/v1/products/{product_id}"): ["404"],
+    ("get", "/v1/campaigns/{campaign_id}"): ["404"],
+    ("get", "/v1/campaigns/{campaign_id}/recipients"): ["404"],
+    ("get", "/v1/experiments/{name}"): ["404"],
+    ("get", "/v1/experiments/{name}/results"): ["404"],
+    ("post", "/v1/experiments/{name}/stop"): ["404"],
 }
 
 

@@ -155,3 +155,18 @@ def test_a_campaign_left_running_by_a_stopped_process_is_failed_at_start(
         assert client.get("/v1/campaigns/stale").json()["status"] == "failed"
         assert "abandoned" in client.get("/v1/campaigns/stale").json()["error"]
         assert client.get("/v1/campaigns/fresh").json()["status"] == "running"  # may run elsewhere
+
+
+def test_an_audience_number_given_as_a_boolean_is_refused(client: TestClient) -> None:
+    """Found by the fuzzing (bench/reliability): true passed as 1.0."""
+    for field in ("due_within_days", "min_p_active", "max_p_active", "min_expected_purchases"):
+        body = {
+            "name": "n",
+            "audience": {field: True},
+            "channel": "web",
+            "offers_per_recipient": 1,
+            "dry_run": True,
+        }
+        r = client.post("/v1/campaigns", json=body)
+        assert r.status_code == 422, (field, r.text)
+        assert f"audience.{field}" in r.json()["error"]["message"]
