@@ -153,3 +153,29 @@ def test_a_rollback_clicked_in_the_page_changes_the_active_version(
     assert api.get(f"/v1/models/{active}").json()["active"] is False
     assert watch.errors == []
     assert watch.external == []
+
+
+def test_a_keyboard_alone_logs_in_and_moves_between_views(browser: Any, base: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{base}/dashboard/customers")
+    page.keyboard.type("reader")  # the key field has the focus
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/dashboard/customers")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+    for _ in range(4):  # past the skip link: Overview, Customers, Reach
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Reach":
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/dashboard/reach")
+    # Every field has its label; every chart is named for a screen reader.
+    for view in ("/dashboard/lookup", "/dashboard/customers"):
+        page.goto(base + view)
+        for field in page.locator("input:not([type=hidden])").all():
+            assert page.locator(f"label[for='{field.get_attribute('id')}']").count() == 1
+        for canvas in page.locator("canvas").all():
+            assert canvas.get_attribute("role") == "img"
+            assert canvas.get_attribute("aria-labelledby")
+    context.close()
