@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,15 +30,23 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 FULL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online-retail" / "online_retail.csv.gz"
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'nbo.db'}"
+@contextmanager
+def fresh_database(kind: str, folder: Path, prefix: str = "nbo_test") -> Iterator[str]:
+    """A migrated database of its own: an SQLite file in ``folder``, or one on the PostgreSQL server
+    dropped afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / 'nbo.db'}"
         upgrade(url)
         yield url
         return
-    with throwaway_database(PG_URL, "nbo_test") as url:
+    with throwaway_database(PG_URL, prefix) as url:
         upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
 
 
