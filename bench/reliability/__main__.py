@@ -95,6 +95,9 @@ def markdown(found: dict[str, Any], size: dict[str, Any], source: str) -> str:
         + ", ".join(f"{k} {v:,}" for k, v in e["requests"].items())
         + " (refused: the server was down; timeout: the client gave up).",
     ]
+    if f["found"]:
+        lines += ["", "What the fuzzing found (open):", ""]
+        lines += [f"- `{x['operation']}`: {x['check']}: {x['answer']}" for x in f["found"]]
     if s["wrong"]:
         lines += ["", "Scope answers not as the contract says:", *[f"- {w}" for w in s["wrong"]]]
     lines += [

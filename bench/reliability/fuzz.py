@@ -71,6 +71,21 @@ def run(database_url: str, folder: Path, *, examples: int, seconds: float, seed:
     output = done.stdout + done.stderr
     (folder / "schemathesis.txt").write_text(output)
     failures = {m[0]: int(m[1]) for m in re.findall(r"(ST\d+ [^:\n]+): (\d+)", output)}
+    found = []  # each failure: the operation, the check, the answer, how to reproduce it (shortened)
+    for operation, block in re.findall(
+        r"\n_{3,} (.+?) _{3,}\n(.*?)(?=\n_{3,} |\n={3,} )", output, flags=re.S
+    ):
+        for check in re.findall(r"- (ST\d+ .+?)\n(.*?)(?=\n- ST|\Z)", block, flags=re.S):
+            status = re.search(r"\n\[(\d+)\] [^\n]*:\n\n\s+(.*?)\n", check[1])
+            curl = re.search(r"(curl [^\n]+)", check[1])
+            found.append(
+                {
+                    "operation": operation.strip(),
+                    "check": check[0].strip(),
+                    "answer": f"{status.group(1)} {status.group(2)[:300]}" if status else "",
+                    "reproduce": curl.group(1)[:400] if curl else "",
+                }
+            )
     generated = re.search(r"(\d+) generated", output)
     return {
         "exit_code": done.returncode,
@@ -78,6 +93,7 @@ def run(database_url: str, folder: Path, *, examples: int, seconds: float, seed:
         "test_cases": int(generated.group(1)) if generated else 0,
         "seconds": round(time.monotonic() - started, 1),
         "failures": failures,
+        "found": found,
         "errors": len(re.findall(r"🚫 .*Error: (\d+)", output)),
         "output": str(folder / "schemathesis.txt"),
     }
