@@ -9,6 +9,7 @@ from app.customers.erasure import forget
 from app.derived import Derived
 from app.training.jobs import Trainer
 from app.web.deps import AdminScope, SessionDep
+from app.web.errors import ApiError, allowed_methods
 
 router = APIRouter(prefix="/v1", tags=["erasure"], dependencies=[AdminScope])
 
@@ -18,6 +19,16 @@ def erase_customer(customer_id: PathId, request: Request, session: SessionDep) -
     """Every row about the customer goes at once, also what requests running meanwhile would write;
     every kept version trained on them is retired, and a new one is trained without them, which
     replaces (and retires) the active one. Erasing twice, or a customer never seen, is not an error."""
+    # A "/" in an id must come percent-encoded: DELETE /v1/customers/c1/offers is not an erasure of
+    # "c1/offers" (the router sees decoded paths, so only the raw path tells them apart).
+    raw = request.scope.get("raw_path", b"").split(b"/v1/customers/", 1)[-1]
+    if b"/" in raw:
+        # The path of another operation (GET …/offers): DELETE is not one of its methods.
+        if others := allowed_methods(request.app, request.url.path):
+            raise ApiError(
+                405, "method_not_allowed", "Method Not Allowed", headers={"Allow": ", ".join(others)}
+            )
+        raise ApiError(422, "invalid_request", "customer_id: a '/' in an id must be percent-encoded (%2F)")
     trainer: Trainer = request.app.state.trainer
     derived: Derived = request.app.state.derived
     forget(session, customer_id, trainer=trainer, purchases=derived.purchases)

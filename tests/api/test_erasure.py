@@ -213,3 +213,20 @@ def test_nothing_running_during_the_erasure_writes_them_back(
     assert min(began.values()) < sent  # the race did happen
     assert [e for e in kept if began[e] < sent] == []
     assert [a for a in answers if a < sent] == []
+
+
+def test_delete_on_another_operation_path_is_not_an_erasure(client: TestClient) -> None:
+    """Found by the fuzzing: DELETE /v1/customers/c1/offers erased a customer "c1/offers"."""
+    r = client.delete("/v1/customers/c1/offers")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET"
+    r = client.delete("/v1/customers/a/b")  # an unencoded "/" and no other operation there
+    assert r.status_code == 422
+    assert "percent-encoded" in r.json()["error"]["message"]
+    assert client.delete("/v1/customers/a%2Fb").status_code == 204  # "a/b", as the contract says
+
+
+def test_a_405_lists_every_method_of_its_path(client: TestClient) -> None:
+    r = client.request("OPTIONS", "/v1/campaigns")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET, POST"
