@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from bench.common import PG_SERVER, data_file, require_postgresql, write_results
 from bench.reliability import exactly_once, fuzz, scopes
 from bench.reliability.served import ROOT, Server
 
-FULL = {"examples": 100, "fuzz_seconds": 1500, "events": 100_000, "clients": 8, "batch": 500, "kills": 6}
+FULL = {"examples": 100, "fuzz_seconds": 900, "events": 100_000, "clients": 8, "batch": 500, "kills": 6}
 QUICK = {"examples": 3, "fuzz_seconds": 180, "events": 10_000, "clients": 4, "batch": 250, "kills": 2}
 
 
@@ -38,33 +38,34 @@ def main() -> None:
     require_postgresql()
     source = ROOT / "data" / "online_retail_sample.csv.gz" if size is QUICK else data_file()
     events = exactly_once.real_events(source, size["events"])
-    with tempfile.TemporaryDirectory(prefix="nbo-reliability-") as tmp:
-        work = Path(tmp)
+    # Kept after the run: each part's server log and schemathesis's report, to read what failed.
+    work = ROOT / "var" / "reliability" / time.strftime("%Y%m%dT%H%M%S")
+    work.mkdir(parents=True)
 
-        def scope_run(url: str, folder: Path) -> dict[str, Any]:
-            server = Server(url, folder, NBO_API_KEYS=json.dumps(scopes.keys()))
-            server.start()
-            try:
-                return scopes.run(server.base)
-            finally:
-                server.stop()
+    def scope_run(url: str, folder: Path) -> dict[str, Any]:
+        server = Server(url, folder, NBO_API_KEYS=json.dumps(scopes.keys()))
+        server.start()
+        try:
+            return scopes.run(server.base)
+        finally:
+            server.stop()
 
-        found = {
-            "scopes": part("scopes", work, scope_run),
-            "exactly_once": part(
-                "exactly_once",
-                work,
-                lambda url, folder: exactly_once.run(url, folder, events, seed=7, **load(size)),
+    found = {
+        "scopes": part("scopes", work, scope_run),
+        "exactly_once": part(
+            "exactly_once",
+            work,
+            lambda url, folder: exactly_once.run(url, folder, events, seed=7, **load(size)),
+        ),
+        "fuzz": part(
+            "fuzz",
+            work,
+            lambda url, folder: fuzz.run(
+                url, folder, examples=size["examples"], seconds=size["fuzz_seconds"]
             ),
-            "fuzz": part(
-                "fuzz",
-                work,
-                lambda url, folder: fuzz.run(
-                    url, folder, examples=size["examples"], seconds=size["fuzz_seconds"]
-                ),
-            ),
-        }
-    found["fuzz"].pop("output")
+        ),
+    }
+    found["fuzz"]["output"] = str(Path(found["fuzz"]["output"]).relative_to(ROOT))
     write_results("reliability", {"size": size, **found}, markdown(found, size, str(source.name)))
 
 
@@ -87,7 +88,8 @@ def markdown(found: dict[str, Any], size: dict[str, Any], source: str) -> str:
         f"{e['acknowledged']:,} acknowledged, {e['stored']:,} stored: {e['lost']} lost, {e['duplicated']} "
         f"duplicated, {e['changed']} changed; {e['seconds']} s, restart ≤ {e['restart_seconds_max']} s | "
         f"{verdict[e['lost'] == e['duplicated'] == e['changed'] == 0 and not e['failures']]} |",
-        f"| schemathesis, every operation, admin key, ≤ {f['examples_per_operation']} examples each | "
+        f"| schemathesis, every operation, admin key, ≤ {f['examples_per_operation']} examples each "
+        f"within {size['fuzz_seconds']} s | "
         f"{f['test_cases']:,} test cases in {f['seconds']} s: failures {f['failures'] or 'none'}; "
         f"schemathesis's own runtime errors {f['errors']} | {verdict[not f['failures']]} |",
         "",
@@ -95,6 +97,7 @@ def markdown(found: dict[str, Any], size: dict[str, Any], source: str) -> str:
         + ", ".join(f"{k} {v:,}" for k, v in e["requests"].items())
         + " (refused: the server was down; timeout: the client gave up).",
     ]
+    lines += ["", f"Server logs and schemathesis's report of this run: `{f['output'].rsplit('/', 2)[0]}/`."]
     if f["found"]:
         lines += ["", "What the fuzzing found (open):", ""]
         lines += [f"- `{x['operation']}`: {x['check']}: {x['answer']}" for x in f["found"]]
