@@ -224,6 +224,8 @@ def test_delete_on_another_operation_path_is_not_an_erasure(client: TestClient) 
     assert r.status_code == 422
     assert "percent-encoded" in r.json()["error"]["message"]
     assert client.delete("/v1/customers/a%2Fb").status_code == 204  # "a/b", as the contract says
+    # Before the id's own checks (a too long one is 422 on the erasure's path).
+    assert client.delete(f"/v1/customers/{'0' * 300}/profile").status_code == 405
 
 
 def test_a_405_lists_every_method_of_its_path(client: TestClient) -> None:
