@@ -67,6 +67,7 @@ def overview(
     described = describe(active) if active is not None else None
     finished = active.finished_at if active is not None else None
     kinds = sorted(feedback)
+    per_kind = {k: [feedback[k].get(m, 0) for m in months.months] for k in kinds}
     rows = [
         {
             "month": m,
@@ -74,7 +75,7 @@ def overview(
             "orders": int(months.orders[i]),
             "revenue": round(float(months.revenue[i]), 2),
             "lines": int(months.lines[i]),
-            "feedback": [feedback[k].get(m, 0) for k in kinds],
+            "feedback": [per_kind[k][i] for k in kinds],
         }
         for i, m in enumerate(months.months)
     ]
@@ -88,7 +89,7 @@ def overview(
         "months": rows,
         "feedback_kinds": kinds,
         "ingest": [{"label": "purchase lines", "data": months.lines.tolist()}]
-        + [{"label": f"{k} events", "data": [feedback[k].get(m, 0) for m in months.months]} for k in kinds],
+        + [{"label": f"{k} events", "data": per_kind[k]} for k in kinds],
         "model": described,
         "serving": loaded.version,
         "quality": quality(described["metrics"]) if described else [],

@@ -30,18 +30,18 @@ def next_retrain(newest_created_at: datetime | None, every_hours: float) -> date
     return newest_created_at + timedelta(hours=every_hours)
 
 
-def due(factory: SessionFactory, every_hours: float, now: datetime) -> bool:
-    """True when the newest version is older than the schedule, none is training, and the store
-    has purchases to train on."""
+def due(factory: SessionFactory, every_hours: float, now: datetime, *, first: bool = False) -> bool:
+    """True when the newest version is older than the schedule (or, with ``first``, when there is
+    none yet), none is training, and the store has purchases to train on."""
     with factory() as session:
         newest = versions.newest_first(session, limit=1)
-        at = next_retrain(newest[0].created_at if newest else None, every_hours)
-        return (
-            at is not None
-            and at <= now
-            and not versions.training(session)
-            and purchases.has_purchases(session)
-        )
+        if newest:
+            at = next_retrain(newest[0].created_at, every_hours)
+            if at is None or at > now:
+                return False
+        elif not first:
+            return False
+        return not versions.training(session) and purchases.has_purchases(session)
 
 
 def keep_schedule(
@@ -57,9 +57,7 @@ def keep_schedule(
     try:
         while not stop.is_set():
             try:
-                with factory() as session:
-                    first = not versions.newest_first(session, limit=1) and purchases.has_purchases(session)
-                if first or due(factory, settings.retrain_every_hours, utcnow()):
+                if due(factory, settings.retrain_every_hours, utcnow(), first=True):
                     train()
             except StoreError:
                 log.warning("scheduled retraining: the store did not answer; trying again later")
