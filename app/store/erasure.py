@@ -7,11 +7,11 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
-from app.store.tables import Contact, Customer, Erasure, Feedback, Purchase, Recommendation
+from app.store.tables import Campaign, Contact, Customer, Erasure, Feedback, Purchase, Recommendation
 
 # Writers about a customer (ingest, the offers log) hold this lock shared while they check for an
 # erasure and write; an erasure holds it alone while it deletes, so that none of them can write
@@ -49,11 +49,29 @@ def hold_writes(session: Session, customer_ids: Iterable[str], started_at: datet
     return {c for c in set(customer_ids) if customer_hash(c) in recent}
 
 
+def erased_since(session: Session, since: datetime) -> set[str]:
+    """The hashes of the customers erased at or after ``since``."""
+    return set(session.scalars(select(Erasure.customer_hash).where(Erasure.erased_at >= since)))
+
+
+def _scrub_previews(session: Session, customer_id: str) -> int:
+    """Take the customer out of the campaigns' previews (their first recipients, kept whole);
+    returns how many entries went. Read in Python: previews are small, and a JSON column's text
+    is not the same on every database."""
+    removed = 0
+    for campaign_id, preview in session.execute(select(Campaign.campaign_id, Campaign.preview)).all():
+        kept = [p for p in preview or [] if p.get("customer_id") != customer_id]
+        if len(kept) != len(preview or []):
+            removed += len(preview) - len(kept)
+            session.execute(update(Campaign).where(Campaign.campaign_id == campaign_id).values(preview=kept))
+    return removed
+
+
 def erase_customer(session: Session, *, customer_id: str, stamp: bool = False) -> int:
-    """Delete every row about a customer: what they were offered, their feedback, their purchases and
-    their record (one statement each, in the caller's transaction, which waits for the writers in
-    flight). With ``stamp`` the erasure is also remembered (as a hash) from now on, so that what
-    began before it cannot write them back. Returns the rows deleted."""
+    """Delete every row about a customer: what they were offered, their feedback, their purchases,
+    their record and their place in campaigns' previews (in the caller's transaction, which waits
+    for the writers in flight). With ``stamp`` the erasure is also remembered (as a hash) from now
+    on, so that what began before it cannot write them back. Returns the rows deleted."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ERASURE_LOCK})
     deleted = 0
@@ -66,6 +84,7 @@ def erase_customer(session: Session, *, customer_id: str, stamp: bool = False) -
     ):
         result = session.execute(delete(column.class_).where(column == customer_id))
         deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    deleted += _scrub_previews(session, customer_id)
     if stamp:
         now = utcnow()
         key = customer_hash(customer_id)
