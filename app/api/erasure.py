@@ -35,4 +35,5 @@ def erase_customer(customer_id: PathId, request: Request, session: SessionDep) -
     trainer: Trainer = request.app.state.trainer
     derived: Derived = request.app.state.derived
     forget(session, customer_id, trainer=trainer, purchases=derived.purchases)
+    request.app.state.serving.follow_erasures()  # /similar without them, from this answer on
     return Response(status_code=204)

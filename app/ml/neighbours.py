@@ -11,6 +11,7 @@ pass, a fifth of its time.
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 
 import numpy as np
 import numpy.typing as npt
@@ -81,3 +82,13 @@ class OnDemand:
         with self._lock:
             self._rows[code] = found
         return found
+
+
+def without_customers(conf: sp.csr_matrix, rows: Collection[int], k: int) -> OnDemand:
+    """Neighbours as ``OnDemand`` gives them, from ``conf`` with the customers of ``rows`` taken out:
+    the co-purchases of a version as if it had been trained without them (erased customers)."""
+    keep = np.ones(conf.shape[0], dtype=np.float32)
+    keep[list(rows)] = 0.0
+    pruned = sp.csr_matrix(sp.diags(keep) @ conf)
+    pruned.eliminate_zeros()
+    return OnDemand(pruned, k)

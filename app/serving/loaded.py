@@ -31,10 +31,11 @@ from app.ml.forecast import Forecast
 from app.ml.ids import IdMap
 from app.ml.lines import EMPTY
 from app.ml.model import Model
-from app.ml.neighbours import needed_in_training
+from app.ml.neighbours import OnDemand, needed_in_training
 from app.serving.experiments import Running, Variant
 from app.serving.policy import Policy
 from app.serving.policy import load as load_policy
+from app.serving.unlearn import unlearned
 from app.store import experiments, versions
 from app.store.purchases import Described, described_products, most_bought, purchases_mark
 from app.store.tables import ModelVersion
@@ -55,6 +56,10 @@ class Loaded:
     # The store's most bought products, best first: what fills an offers list the version leaves short
     # (a version trained on few products, or products first sold after it).
     fill: tuple[str, ...] = ()
+    # Customers erased since the version began (their hashes), and its co-purchases without them
+    # (app/serving/unlearn.py): what /similar answers from until a retrain replaces the version.
+    forgotten: frozenset[str] = frozenset()
+    unlearned: OnDemand | None = None
 
 
 def popularity_model(popular: list[tuple[str, float]]) -> Model:
@@ -206,7 +211,18 @@ class Serving:
         begun = to_day(row.created_at) if row is not None else float("inf")
         current = self.current
         fill = current.fill if current is not None else ()
-        return Loaded(version, model, time.monotonic(), forecast, trained_at, begun, fill)
+        loaded = Loaded(version, model, time.monotonic(), forecast, trained_at, begun, fill)
+        with self.factory() as session:
+            return unlearned(session, loaded)
+
+    def follow_erasures(self) -> None:
+        """Take the customers erased since the served version began out of what it answers."""
+        with self._lock:
+            current = self.current
+            if current is None or current.version is None:
+                return
+            with self.factory() as session:
+                self.current = unlearned(session, current)
 
     @contextmanager
     def serving_first(self, version: str) -> Iterator[None]:
@@ -244,6 +260,7 @@ class Serving:
         while not self._stop.wait(self.poll_seconds):
             try:
                 self.sync()
+                self.follow_erasures()
                 self.refresh_experiment()
                 self.refresh_policy()
                 self.refresh_catalog()

@@ -37,7 +37,11 @@ def similar_to(
             seen.add(pid)
             items.append({"product_id": pid, "score": round(float(s), 6), **(catalog or {}).get(pid, {})})
 
-    if code is not None:
+    if code is not None and loaded.unlearned is not None:
+        # A customer erased since the version was trained: co-purchases without them, and no
+        # latent-factor neighbours (fitted with them) until a retrain replaces the version.
+        add(*loaded.unlearned.row(code))
+    elif code is not None:
         add(*model.co_purchased(code))
         if len(items) < limit and model.item_factors is not None:
             y = model.item_factors

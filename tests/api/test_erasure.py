@@ -5,6 +5,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from app.config import Settings
 from app.main import create_app
 from app.ml import artifact
 from app.store.recommendations import RecommendationLog, new_recommendation_id
-from app.store.tables import Contact, Customer, Feedback, Purchase, Recommendation
+from app.store.tables import Campaign, Contact, Customer, Feedback, Purchase, Recommendation
 from tests.api.helpers import ingest, shop_events, train, wait_serving
 from tests.api.test_offers import offers
 
@@ -29,6 +30,11 @@ def rows_about(engine: Engine, customer_id: str) -> dict[str, int]:
             )
             for table in (Customer, Purchase, Feedback, Recommendation, Contact)
         }
+
+
+def previewed(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        return [p["customer_id"] for preview in s.scalars(select(Campaign.preview)) for p in preview]
 
 
 def settled(client: TestClient, after: str, timeout: float = 60.0) -> dict[str, Any]:
@@ -62,6 +68,11 @@ def test_erasure_leaves_no_trace(committed_client: TestClient, engine: Engine) -
     seen = {**feedback, "event_id": "f0", "type": "impression", "channel": "email"}  # a contact
     assert client.post("/v1/events/feedback", json={"events": [seen, feedback]}).json()["accepted"] == 2
     assert rows_about(engine, GONE)["contacts"] == 1
+    campaign = {"name": "c", "audience": {"consent": "email"}, "channel": "email", "dry_run": False}
+    sent = client.post("/v1/campaigns", json=campaign).json()["campaign_id"]
+    while client.get(f"/v1/campaigns/{sent}").json()["status"] == "running":
+        time.sleep(0.05)
+    assert previewed(engine) == [GONE]
     assert client.get(f"/v1/customers/{GONE}/profile").status_code == 200
     segments_before = client.get("/v1/segments").json()
     deadline = time.monotonic() + 10
@@ -73,6 +84,7 @@ def test_erasure_leaves_no_trace(committed_client: TestClient, engine: Engine) -
     assert r.status_code == 204
     assert r.content == b""
     assert set(rows_about(engine, GONE).values()) == {0}
+    assert previewed(engine) == []  # the campaign's first recipients, as shown
     assert client.get(f"/v1/customers/{GONE}/profile").status_code == 404
     segments_after = client.get("/v1/segments").json()
     assert sum(s["customers"] for s in segments_after["segments"]) == (
@@ -96,6 +108,43 @@ def test_erasure_leaves_no_trace(committed_client: TestClient, engine: Engine) -
     refused = client.post(f"/v1/models/{first['version']}/activate")
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "not_ready"
+
+
+def test_their_co_purchases_leave_similar_at_once(
+    committed_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two products only they bought together are neighbours until the DELETE, and not from its
+    answer on, while the version trained with them still serves (its retrain held back here)."""
+    client = committed_client
+    solo = [
+        {**shop_events()[0], "event_id": f"solo-{p}", "customer_id": GONE, "product_id": p}
+        for p in ("solo-a", "solo-b")
+    ]
+    ingest(client, [*shop_events(), *solo])
+    first = train(client)
+    wait_serving(client, first["version"])
+
+    def neighbours() -> list[str]:
+        r = client.get("/v1/products/solo-a/similar")
+        assert r.json()["model_version"] == first["version"]
+        return [i["product_id"] for i in r.json()["items"]]
+
+    assert neighbours()[0] == "solo-b"
+    before = neighbours_of(client, "k2-3")  # a product of another cluster than theirs
+    retrains: list[None] = []
+    monkeypatch.setattr(client.app.state.trainer, "retrain", lambda: retrains.append(None))  # type: ignore[attr-defined]
+    assert client.delete(f"/v1/customers/{GONE}").status_code == 204
+    assert retrains == [None]
+    assert neighbours() == []
+    # Others' co-purchases stay (the latent-factor fill, fitted with them, waits for the retrain).
+    after = neighbours_of(client, "k2-3")
+    assert after
+    assert set(after) <= set(before)
+    assert {p.split("-")[0] for p in after} == {"k2"}
+
+
+def neighbours_of(client: TestClient, product_id: str) -> list[str]:
+    return [i["product_id"] for i in client.get(f"/v1/products/{product_id}/similar").json()["items"]]
 
 
 def test_erasure_needs_the_admin_scope(settings: Settings) -> None:
