@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from app.db import Session
-from app.store import contacts, erasure, events
+from app.store import campaigns, contacts, erasure, events
 from app.store.contacts import ContactRow
 from app.store.events import FeedbackRow, PurchaseRow
 from app.store.recommendations import RECENT_SECONDS, issued_within
@@ -44,6 +44,10 @@ def store_feedback(session: Session, rows: Sequence[FeedbackRow], *, started: da
     """Store the feedback whose event_id is new. Feedback on an offer nbo did not make is stored too
     (the offer may come from elsewhere), and counted apart as unattributed."""
     kept, refused = _not_erased(session, rows, started)
+    if any(rows[i]["type"] == "impression" for i in kept):
+        # An impression is a contact, recorded between two of a campaign's batches, never while
+        # one checks the caps and sends: else both could take a customer's last place under a cap.
+        campaigns.hold_sends(session)
     ids = set(events.add_feedback(session, [rows[i] for i in kept]))
     new = [i for i in kept if rows[i]["event_id"] in ids]
     # An impression is a contact: the caps count it (a page without a channel is the shop's web).

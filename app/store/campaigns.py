@@ -17,7 +17,8 @@ from app.store.erasure import begin_write
 from app.store.tables import Campaign, Contact, Recommendation
 
 # Campaign sends hold this lock (PostgreSQL) while they check the caps and record: two campaigns
-# running at once take turns batch by batch, so that together they never exceed a cap.
+# running at once take turns batch by batch, so that together they never exceed a cap; impressions
+# (contacts the shop made) are recorded under it too, between two batches.
 CAMPAIGN_LOCK = 0x6E626F_CA
 
 
@@ -88,8 +89,8 @@ def fail_stale(session: Session, before: datetime, error: str) -> int:
 
 
 def hold_sends(session: Session) -> None:
-    """Begin a batch of sends that no other campaign's batch interleaves with. The first statement
-    of its transaction, after app/store/erasure.py's hold_writes."""
+    """Begin a batch of sends (or of impressions) that no other campaign's batch interleaves with.
+    The first statement of its transaction, after app/store/erasure.py's hold_writes."""
     if is_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CAMPAIGN_LOCK})
     else:
