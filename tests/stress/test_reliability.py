@@ -1,14 +1,15 @@
 """The reliability harness (bench/reliability) at a size CI runs on every change: the scope matrix,
-exactly-once ingest through SIGKILLs, and bounded fuzzing. ``python -m bench.reliability`` runs
-them at full size."""
+exactly-once ingest through SIGKILLs, erasure under load, and bounded fuzzing.
+``python -m bench.reliability`` runs them and the other parts at full size."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from bench.reliability import exactly_once, fuzz, scopes
+from bench.reliability import erasure, exactly_once, fuzz, scopes
 from bench.reliability.__main__ import QUICK, load
+from bench.reliability.report import CHECKS
 from bench.reliability.served import ROOT, Server
 
 
@@ -31,6 +32,12 @@ def test_ingest_is_exactly_once_through_sigkills(fresh_url: str, tmp_path: Path)
     assert found["acknowledged"] == len(events)
     assert (found["lost"], found["duplicated"], found["changed"]) == (0, 0, 0)
     assert found["stored"] == len(events)
+
+
+def test_an_erasure_under_load_leaves_nothing(fresh_url: str, tmp_path: Path) -> None:
+    found = erasure.run(fresh_url, tmp_path)
+    assert CHECKS["erasure"](found), found
+    assert found["rows_mentioning"] > 0  # the race wrote about the same id again after the DELETE
 
 
 def test_fuzzing_finds_no_failure(fuzz_url: str, tmp_path: Path) -> None:
