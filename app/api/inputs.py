@@ -67,7 +67,10 @@ def _rfc3339(value: Any) -> Any:
 
 
 def _in_range(value: datetime) -> datetime:
-    value = to_naive_utc(value)
+    try:
+        value = to_naive_utc(value)
+    except OverflowError:  # 0001-01-01T00:00:00+03:00 has no UTC time a datetime can hold
+        raise ValueError(f"must not be before {EARLIEST:%Y-%m-%d}") from None
     if value < EARLIEST:
         raise ValueError(f"must not be before {EARLIEST:%Y-%m-%d}")
     if value >= LATEST:

@@ -114,11 +114,12 @@ def test_rfc3339_times_are_stored_as_utc(
 
 def test_times_in_queries_and_model_requests_are_rfc3339(client: TestClient) -> None:
     for path in ("/v1/customers/c1/offers", "/v1/customers/c1/profile", "/v1/segments", "/v1/customers"):
-        for bad in ("0.5", "1322000000", "2011-11-09", "0001-01-01T00:00:00Z"):
+        # the last one is before year 1 in UTC: no datetime holds it (the fuzzing found it a 500)
+        for bad in ("0.5", "1322000000", "2011-11-09", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00.0+03:07"):
             r = client.get(path, params={"as_of": bad})
             assert r.status_code == 422, (path, bad, r.text)
             assert "as_of" in r.json()["error"]["message"]
-    bodies: list[Any] = ["0001-01-01T00:00:00Z", 1322000000, "2011-11-09"]
+    bodies: list[Any] = ["0001-01-01T00:00:00Z", 1322000000, "2011-11-09", "0001-01-01T00:00:00+01:00"]
     for bad in bodies:
         r = client.post("/v1/models", json={"as_of": bad})
         assert r.status_code == 422, (bad, r.text)
