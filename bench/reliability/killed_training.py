@@ -53,14 +53,22 @@ def run(
                     stdout=subprocess.DEVNULL,
                     stderr=(folder / f"train-{n}.log").open("wb"),
                 )
-                started = time.monotonic()
+                known = {m["version"] for m in httpx.get(f"{base}/v1/models", timeout=30).json()["models"]}
+                claimed_at: float | None = None
                 while trainer.poll() is None:
-                    new = {p.name for p in models.iterdir()} - before
-                    if moment == "writing" and any(p.startswith(".") for p in new):
-                        break  # its artifact is half written
-                    if moment == "fitting" and time.monotonic() - started > 6.0:
+                    if moment == "writing":
+                        if any(p.startswith(".") for p in {p.name for p in models.iterdir()} - before):
+                            break  # its artifact is half written
+                        time.sleep(0.002)
+                        continue
+                    # Mid-fit: half a second after its job took the claim.
+                    if claimed_at is None:
+                        newest = httpx.get(f"{base}/v1/models", timeout=30).json()["models"][0]
+                        if newest["version"] not in known and newest["status"] == "training":
+                            claimed_at = time.monotonic()
+                    elif time.monotonic() - claimed_at > 0.5:
                         break
-                    time.sleep(0.002)
+                    time.sleep(0.02)
                 finished = trainer.poll() is not None
                 trainer.send_signal(signal.SIGKILL)
                 trainer.wait()
@@ -74,10 +82,12 @@ def run(
                 took_over = time.monotonic() - killed_at
                 while (r := row(version)) is not None and r.status == "training":
                     time.sleep(0.2)
+                dead = row(killed)
+                if finished and dead is not None and dead.activated_at is not None:
+                    served.append(killed)  # it ended before the kill: a version like any other
                 if r is not None and r.active:
                     served.append(version)
                     serving(base, version)
-                dead = row(killed)
                 found.append(
                     {
                         "moment": moment,

@@ -18,7 +18,8 @@ def killed_training_held(k: dict[str, Any]) -> bool:
         k["answers_from_other_versions"] == 0
         and set(k["outcomes"]) == {"200"}
         and all(
-            t["killed_version_status"] == "failed"
+            not t["exited_before_the_kill"]
+            and t["killed_version_status"] == "failed"
             and not t["killed_version_on_disk"]
             and not t["partial_left"]
             and t["next_job_status"] == "ready"
