@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The exact versions (with hashes) come from requirements/dev.txt; `make lock` refreshes it.
 $(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements/dev.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
