@@ -64,8 +64,9 @@ def _errors(method: str, path: str, operation: dict[str, Any]) -> list[str]:
     return sorted(codes + SPECIFIC.get((method, path), []))
 
 
-# The batches are read row by row (each bad row is reported by its index), so FastAPI sees untyped
-# items; the document shows what each row must be.
+# The batches are read row by row: valid rows are stored and each bad one is reported by its index
+# (a 422 only when no row is valid), so the document shows what a row must be beside what the
+# request may hold: a batch with a bad row in it is not a bad request.
 BATCHES: dict[str, type[BaseModel]] = {
     "/v1/events/purchases": PurchaseEvent,
     "/v1/events/feedback": FeedbackEvent,
@@ -85,8 +86,16 @@ def _type_batches(spec: dict[str, Any], max_events: int) -> None:
                 "events": {
                     "type": "array",
                     "maxItems": max_events,
-                    "description": "valid rows are stored, each bad one is reported by its index",
-                    "items": {"$ref": f"#/components/schemas/{model.__name__}"},
+                    "description": (
+                        f"each row a {model.__name__}: valid rows are stored, each other object is "
+                        "reported in `rejected` by its index; a 422 when no row is valid"
+                    ),
+                    "items": {
+                        "anyOf": [
+                            {"$ref": f"#/components/schemas/{model.__name__}"},
+                            {"type": "object", "description": "a bad row, reported by its index"},
+                        ]
+                    },
                 }
             },
         }

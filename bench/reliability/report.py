@@ -104,7 +104,8 @@ def markdown(found: dict[str, Any], size: dict[str, Any], source: str) -> str:
             "under offers, profiles and ingest (6 clients)",
             f"during: {fmt(o['during'])}; not a retryable 503: {o['not_retryable_during']}; /readyz "
             f"{o['ready_during']} then {o['ready_after']}; {o['acknowledged_writes']:,} writes acknowledged, "
-            f"{o['acknowledged_lost']} lost; back to 200s after {fmt(o['recovery_seconds'], ' s')}; "
+            f"{o['acknowledged_lost']} lost; the cluster took {o.get('startup_seconds')} s to start (answers "
+            f"then not judged), back to 200s after {fmt(o['recovery_seconds'], ' s')}; "
             f"same process: {o['same_process']}",
             v["outage"],
         ),
