@@ -49,6 +49,7 @@ def spec_of(body: CampaignIn) -> Spec:
         min_p_active=a.min_p_active,
         max_p_active=a.max_p_active,
         min_expected=a.min_expected_purchases,
+        min_expected_spend=a.min_expected_spend_90d,
         due_within_days=a.due_within_days,
         channel=a.channel,
         consent=a.consent,

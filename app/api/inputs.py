@@ -226,6 +226,7 @@ class AudienceIn(BaseModel):
     min_p_active: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
     max_p_active: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
     min_expected_purchases: Annotated[StrictFloat, Field(ge=0.0)] | None = None
+    min_expected_spend_90d: Annotated[StrictFloat, Field(ge=0.0)] | None = None
     due_within_days: Annotated[StrictFloat, Field(ge=0.0, le=365.0)] | None = None
     channel: Channel | None = None
     consent: Literal["email", "sms", "phone"] | None = None

@@ -65,6 +65,9 @@ def list_customers(
     min_p_active: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     max_p_active: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     min_expected_purchases: Annotated[float | None, Query(ge=0.0)] = None,
+    min_expected_spend_90d: Annotated[
+        float | None, Query(ge=0.0, description="what the client is expected to spend over 90 days")
+    ] = None,
     due_within_days: Annotated[float | None, Query(ge=0.0, le=365.0)] = None,
     channel: str | None = None,
     consent: str | None = None,
@@ -84,6 +87,7 @@ def list_customers(
         min_p_active=min_p_active,
         max_p_active=max_p_active,
         min_expected=min_expected_purchases,
+        min_expected_spend=min_expected_spend_90d,
         due_within_days=due_within_days,
         channel=_one_of("channel", channel, CHANNELS),
         consent=_one_of("consent", consent, CONSENTS),

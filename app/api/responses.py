@@ -105,6 +105,10 @@ class ProfileOut(BaseModel):
     segment: str = Field(examples=["champions", "at_risk", "prospect"])
     p_active: float = Field(ge=0, le=1)
     expected_purchases_30d: float
+    expected_orders_90d: float
+    expected_spend_90d: float = Field(
+        description="orders expected over 90 days × the next order's expected value"
+    )
     next_purchase_at: datetime | None
     preferred_channel: str | None
     rfm: Rfm
@@ -132,6 +136,7 @@ class SegmentRow(BaseModel):
     revenue: float
     share_customers: float = Field(ge=0, le=1)
     share_revenue: float = Field(description="of the buyers' net revenue (a segment's may be negative)")
+    expected_revenue_90d: float = Field(description="the sum of its customers' expected_spend_90d")
 
 
 class ParetoPoint(BaseModel):
@@ -149,6 +154,7 @@ class SegmentsOut(BaseModel):
     customers: int
     buyers: int
     revenue: float
+    expected_revenue_90d: float
     segments: list[SegmentRow]
     pareto: Pareto
 
@@ -161,6 +167,7 @@ class AudienceMember(BaseModel):
     monetary: float
     p_active: float
     expected_purchases_30d: float
+    expected_spend_90d: float
     preferred_channel: str | None
 
 

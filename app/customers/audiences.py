@@ -1,6 +1,6 @@
 """Audiences for campaigns: the customers who match a segment, their moment (how likely still
-active, orders expected, refills due) and the contact policy (preferred channel, consent), as of a
-moment, paged in customer-id order.
+active, orders expected, refills due), their expected spend and the contact policy (preferred
+channel, consent), as of a moment, paged in customer-id order.
 
 The figures are those of the profiles, from the customer base (app/customers/base.py).
 """
@@ -30,6 +30,7 @@ class Audience:
     min_p_active: float | None = None
     max_p_active: float | None = None
     min_expected: float | None = None
+    min_expected_spend: float | None = None  # over the next 90 days
     due_within_days: float | None = None  # a refill due within this many days (or overdue within a cycle)
     channel: str | None = None  # their preferred channel
     consent: str | None = None  # the channel they consented to be contacted on
@@ -63,11 +64,14 @@ def audience(
             segment = base.segment[code] if buyer else "prospect"
             p_active = float(base.p_active[code]) if buyer else 0.0
             expected = float(base.expected[code]) if buyer else 0.0
+            # As shown (to the cent): a filter at a value read off a listing keeps that customer.
+            spend = round(float(base.spend_90d[code]), 2) if buyer else 0.0
             if (
                 (rule.segments is not None and segment not in rule.segments)
                 or (rule.min_p_active is not None and p_active < rule.min_p_active)
                 or (rule.max_p_active is not None and p_active > rule.max_p_active)
                 or (rule.min_expected is not None and expected < rule.min_expected)
+                or (rule.min_expected_spend is not None and spend < rule.min_expected_spend)
                 or (due is not None and not (buyer and due[code]))
             ):
                 continue
@@ -83,6 +87,7 @@ def audience(
                     "monetary": round(float(act.monetary[code]), 2) if code >= 0 else 0.0,
                     "p_active": round(p_active, 6),
                     "expected_purchases_30d": round(expected, 6),
+                    "expected_spend_90d": spend,
                     "preferred_channel": channel,
                 }
             )

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from app.clock import utcnow
 from app.db import Session
 from app.ml.dataset import Dataset, to_day
+from app.ml.forecast import VALUE_HORIZON
 from app.ml.lines import Lines
 from app.ml.rfm import Activity, Rfm, activity, rfm, segments
 from app.serving.loaded import Loaded
@@ -47,6 +48,8 @@ class Base:
     # too few buyers, or none trained yet; serving never fits one).
     p_active: F64
     expected: F64
+    orders_90d: F64  # orders expected over the next VALUE_HORIZON days
+    spend_90d: F64  # and what they are expected to be worth
     by_customer: npt.NDArray[np.int64]  # line indices sorted by customer
     starts: npt.NDArray[np.int64]  # where each customer's lines begin in it
     model_product: npt.NDArray[np.int64]  # per product code of ``data``: the version's code, or -1
@@ -62,6 +65,9 @@ def compute(data: Dataset, loaded: Loaded, as_of: datetime) -> Base:
     scores = rfm(act)
     forecast = loaded.forecast
     by = np.argsort(lines.customer, kind="stable")
+    expected = forecast.expected(act) if forecast is not None else np.zeros(n)
+    orders_90d = forecast.orders_over(act, VALUE_HORIZON, expected) if forecast is not None else np.zeros(n)
+    value = forecast.order_value(act) if forecast is not None else np.zeros(n)
     return Base(
         as_of=as_of,
         data=data,
@@ -70,7 +76,9 @@ def compute(data: Dataset, loaded: Loaded, as_of: datetime) -> Base:
         scores=scores,
         segment=segments(act, scores),
         p_active=forecast.p_active(act) if forecast is not None else np.zeros(n),
-        expected=forecast.expected(act) if forecast is not None else np.zeros(n),
+        expected=expected,
+        orders_90d=orders_90d,
+        spend_90d=orders_90d * value,
         by_customer=by,
         starts=np.searchsorted(lines.customer[by], np.arange(n + 1)).astype(np.int64),
         model_product=np.array(

@@ -1,6 +1,6 @@
 """A client's profile as of a moment: RFM, segment, how likely still active, orders expected in the
-next 30 days, and the refills falling due. The figures come from the customer base
-(app/customers/base.py)."""
+next 30 days, their value over the next 90 (orders and spend expected), and the refills falling
+due. The figures come from the customer base (app/customers/base.py)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ def profile(
             "segment": "prospect",
             "p_active": 0.0,
             "expected_purchases_30d": 0.0,
+            "expected_orders_90d": 0.0,
+            "expected_spend_90d": 0.0,
             "next_purchase_at": None,
             "preferred_channel": channel,
             "rfm": {"recency": 0, "frequency": 0, "monetary": 0},
@@ -77,6 +79,8 @@ def profile(
         "segment": base.segment[code],
         "p_active": round(float(base.p_active[code]), 6),
         "expected_purchases_30d": round(expected, 6),
+        "expected_orders_90d": round(float(base.orders_90d[code]), 6),
+        "expected_spend_90d": round(float(base.spend_90d[code]), 2),
         "next_purchase_at": iso(next_at),
         "preferred_channel": channel,
         "rfm": {

@@ -1,4 +1,5 @@
-"""The customer base by segment: customers, revenue and shares, and the Pareto curve of revenue."""
+"""The customer base by segment: customers, revenue and shares, the revenue expected over the next
+90 days, and the Pareto curve of revenue."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def segment_summary(
     rows = []
     for s in SEGMENTS:
         spent = float(revenue[(names == s) & buyers].sum()) if s != "prospect" else 0.0
+        expected = float(base.spend_90d[(names == s) & buyers].sum()) if s != "prospect" else 0.0
         rows.append(
             {
                 "segment": s,
@@ -41,6 +43,7 @@ def segment_summary(
                 "revenue": round(spent, 2),
                 "share_customers": round(counts[s] / total_customers, 6) if total_customers else 0.0,
                 "share_revenue": round(spent / total_revenue, 6) if total_revenue else 0.0,
+                "expected_revenue_90d": round(expected, 2),
             }
         )
     top20, curve = pareto(revenue[buyers])
@@ -49,6 +52,7 @@ def segment_summary(
         "customers": total_customers,
         "buyers": int(buyers.sum()),
         "revenue": round(total_revenue, 2),
+        "expected_revenue_90d": round(float(base.spend_90d[buyers].sum()), 2),
         "segments": rows,
         "pareto": {
             "top_20_percent_revenue_share": round(top20, 6),

@@ -19,10 +19,12 @@ import numpy.typing as npt
 from app.ml.btyd import BgNbd, fit_bgnbd
 from app.ml.lines import Lines
 from app.ml.rfm import PEER_WINDOWS, WINDOWS, Activity, activity, recent_orders
+from app.ml.spend import GammaGamma, fit_gamma_gamma
 
 F64 = npt.NDArray[np.float64]
 
 HORIZON = 30.0
+VALUE_HORIZON = 90.0  # the client's value: orders and spend expected over this many days
 MIN_BUYERS = 10  # fewer customers who ordered are too few to fit a model of them
 # Each feature set adds columns after the last; a version holds weights for the set it was fitted
 # on (its first so many columns) and goes on being served as fitted. 1: recent habits; 2: with the
@@ -45,6 +47,7 @@ class Forecast:
     # The most orders expected of anyone in 30 days: three times what the busiest placed in the 30 days
     # before the clock. A regression extrapolating far outside what it saw stays within the store's habits.
     cap: float = float("inf")
+    spend: GammaGamma | None = None  # each client's next order's value (None: too few to fit)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class Forecast:
             "scale": self.scale,
             "features": self.features,
             "cap": self.cap,
+            "spend": self.spend.to_dict() if self.spend is not None else None,
         }
 
     @classmethod
@@ -65,6 +69,7 @@ class Forecast:
             raw["scale"],
             int(raw.get("features", 1)),
             float(raw.get("cap", "inf")),
+            GammaGamma.from_dict(raw["spend"]) if raw.get("spend") else None,
         )
 
     def p_active(self, act: Activity) -> F64:
@@ -80,6 +85,28 @@ class Forecast:
         ceiling = min(np.log(self.cap), 50.0) if self.cap > 0 else 0.0
         expected = np.exp(np.minimum(np.nan_to_num(eta, nan=-50.0), ceiling))
         return np.where(act.buyers, np.minimum(expected, self.cap), 0.0)
+
+    def orders_over(self, act: Activity, days: float, thirty: F64 | None = None) -> F64:
+        """Orders expected in the next ``days``: the 30-day forecast (``thirty``, when already
+        computed), spread over the horizon as BG/NBD spreads each client's orders (their odds of
+        leaving meanwhile included)."""
+        thirty = self.expected(act) if thirty is None else thirty
+        x, t_x, age = act.bgnbd_inputs()
+        shape = self.bgnbd.expected(HORIZON, x, t_x, age)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(shape > 1e-12, self.bgnbd.expected(days, x, t_x, age) / shape, days / HORIZON)
+        return np.asarray(
+            thirty * np.clip(np.nan_to_num(ratio, nan=1.0), 0.0, days / HORIZON), dtype=np.float64
+        )
+
+    def order_value(self, act: Activity) -> F64:
+        """Each client's expected next order value: Gamma-Gamma's, else their own average order."""
+        orders = act.orders
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(orders > 0, np.maximum(act.monetary, 0.0) / np.maximum(orders, 1.0), 0.0)
+        if self.spend is None:
+            return np.asarray(mean, dtype=np.float64)
+        return self.spend.order_value(orders, mean)
 
 
 def features(bgnbd: BgNbd, act: Activity) -> F64:
@@ -136,8 +163,11 @@ def fit_forecast(
     x, t_x, age = act_then.bgnbd_inputs()
     buyers = act_then.buyers
     width = WIDTHS[feature_set]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_value = np.where(act_now.orders > 0, act_now.monetary / np.maximum(act_now.orders, 1.0), 0.0)
+    spend = fit_gamma_gamma(act_now.orders, mean_value)
     bgnbd_alone = Forecast(
-        now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width, feature_set, cap
+        now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width, feature_set, cap, spend
     )  # the first column is log E[BG/NBD]
     # The regression learns who comes back from those who did and those who did not: with too few
     # of either in the window (a clock far after the last purchase, a store a few weeks old) it
@@ -151,7 +181,7 @@ def fit_forecast(
     weights, mean, scale = fit_poisson(features(then, act_then)[buyers, :width], target, l2)
     if not np.all(np.isfinite(weights)):
         return bgnbd_alone
-    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist(), feature_set, cap)
+    return Forecast(now, weights.tolist(), mean.tolist(), scale.tolist(), feature_set, cap, spend)
 
 
 def fit_poisson(columns: F64, target: F64, l2: float = 1e-3) -> tuple[F64, F64, F64]:

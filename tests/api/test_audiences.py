@@ -7,7 +7,15 @@ from fastapi.testclient import TestClient
 
 from tests.api.helpers import AS_OF, MOMENT
 
-FIELDS = ("segment", "recency_days", "frequency", "monetary", "p_active", "expected_purchases_30d")
+FIELDS = (
+    "segment",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "p_active",
+    "expected_purchases_30d",
+    "expected_spend_90d",
+)
 
 
 def everyone(client: TestClient, page: int = 7, **filters: Any) -> list[dict[str, Any]]:
@@ -66,6 +74,11 @@ def test_the_audience_agrees_with_the_profiles(shop: TestClient) -> None:
     )
     busy = {i for i in ids if known[i]["expected_purchases_30d"] >= 0.3}
     assert {c["customer_id"] for c in everyone(shop, min_expected_purchases=0.3)} == busy
+    spends = sorted(known[i]["expected_spend_90d"] for i in ids)
+    worth = spends[len(spends) // 2]  # the better half: a campaign aimed at the clients worth the most
+    valuable = {i for i in ids if known[i]["expected_spend_90d"] >= worth}
+    assert 0 < len(valuable) < len(ids)
+    assert {c["customer_id"] for c in everyone(shop, min_expected_spend_90d=worth)} == valuable
 
     # a refill due within 30 days: what each profile's due_products says
     horizon = MOMENT + timedelta(days=30)

@@ -159,7 +159,8 @@ def test_a_campaign_left_running_by_a_stopped_process_is_failed_at_start(
 
 def test_an_audience_number_given_as_a_boolean_is_refused(client: TestClient) -> None:
     """Found by the fuzzing (bench/reliability): true passed as 1.0."""
-    for field in ("due_within_days", "min_p_active", "max_p_active", "min_expected_purchases"):
+    numbers = ("due_within_days", "min_p_active", "max_p_active", "min_expected_purchases")
+    for field in (*numbers, "min_expected_spend_90d"):
         body = {
             "name": "n",
             "audience": {field: True},
@@ -170,3 +171,17 @@ def test_an_audience_number_given_as_a_boolean_is_refused(client: TestClient) ->
         r = client.post("/v1/campaigns", json=body)
         assert r.status_code == 422, (field, r.text)
         assert f"audience.{field}" in r.json()["error"]["message"]
+
+
+def test_a_campaign_aims_at_the_clients_worth_the_most(shop: TestClient) -> None:
+    consents(shop)
+    listed = shop.get("/v1/customers", params={"as_of": AS_OF, "limit": 1000}).json()["customers"]
+    worth = sorted(c["expected_spend_90d"] for c in listed)[-10]  # the ten worth the most
+    valuable = {c["customer_id"] for c in listed if c["expected_spend_90d"] >= worth}
+    aimed = campaign(
+        shop, channel="web", offers_per_recipient=1, dry_run=True, audience={"min_expected_spend_90d": worth}
+    )
+    reached = {p["customer_id"] for p in aimed["preview"]}
+    assert reached
+    assert reached <= valuable
+    assert aimed["recipients"] + sum(aimed["skipped"].values()) == len(valuable)

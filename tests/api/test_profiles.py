@@ -33,6 +33,11 @@ def test_profile_figures_follow_the_purchases(shop: TestClient) -> None:
     assert body["segment"] != "prospect"
     assert 0.0 <= body["p_active"] <= 1.0
     assert body["expected_purchases_30d"] >= 0.0
+    # 90 days hold at least the next 30's orders and at most three times them
+    assert body["expected_purchases_30d"] <= body["expected_orders_90d"] + 1e-6
+    assert body["expected_orders_90d"] <= 3 * body["expected_purchases_30d"] + 1e-6
+    assert body["expected_spend_90d"] >= 0.0
+    assert (body["expected_spend_90d"] > 0) == (body["expected_orders_90d"] > 0)
     assert all(1 <= body["rfm"][k] <= 5 for k in ("recency", "frequency", "monetary"))
     assert body["preferred_channel"] == "sms"
     if body["next_purchase_at"] is not None:
@@ -55,6 +60,7 @@ def test_one_order_returns_only_prospects_and_the_past(shop: TestClient) -> None
     assert lead["preferred_channel"] == "email"
     assert lead["p_active"] == 0.0
     assert lead["expected_purchases_30d"] == 0.0
+    assert lead["expected_orders_90d"] == lead["expected_spend_90d"] == 0.0
 
     # as of now (years later) the times are still exact
     assert (
@@ -94,6 +100,16 @@ def test_segments_and_pareto(shop: TestClient) -> None:
     assert rows["prospect"]["customers"] == 1  # "lead": in the store, never bought anything
     # each share is rounded to 6 decimals
     assert sum(row["share_revenue"] for row in rows.values()) == pytest.approx(1.0, abs=1e-5)
+    # the revenue expected over 90 days: each segment's is its customers' expected_spend_90d
+    assert rows["prospect"]["expected_revenue_90d"] == 0.0
+    per_segment = sum(row["expected_revenue_90d"] for row in rows.values())
+    assert body["expected_revenue_90d"] == pytest.approx(per_segment, abs=0.01 * len(rows))
+    assert body["expected_revenue_90d"] > 0
+    listed = shop.get("/v1/customers", params={"as_of": AS_OF, "limit": 1000}).json()["customers"]
+    champions = [c for c in listed if c["segment"] == "champions"]
+    assert rows["champions"]["expected_revenue_90d"] == pytest.approx(
+        sum(c["expected_spend_90d"] for c in champions), abs=0.01 * max(len(champions), 1)
+    )
     # the Pareto share against a direct computation over the buyers' net spend
     spend: dict[str, float] = defaultdict(float)
     events = [

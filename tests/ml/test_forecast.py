@@ -10,6 +10,7 @@ from app.ml.forecast import (
     BASKET_FEATURES,
     FEATURES,
     LINE_FEATURES,
+    VALUE_HORIZON,
     Forecast,
     features,
     fit_forecast,
@@ -134,3 +135,31 @@ def test_forecasts_stay_finite_and_plausible_for_any_store(
     # No one is expected to order in 30 days more than three times what the busiest placed in 30 days.
     orders_30 = max(act.recent[30].max(initial=0.0), 1.0)
     assert np.all((expected >= 0) & (expected <= 3 * orders_30 + 1e-9)), expected.max()
+    # Over 90 days: at least the 30 days' orders, at most three times them; spend finite, never negative.
+    orders_90 = forecast.orders_over(act, VALUE_HORIZON, expected)
+    assert np.all((orders_90 >= expected - 1e-12) & (orders_90 <= 3 * expected + 1e-9))
+    value = forecast.order_value(act)
+    assert np.all(np.isfinite(value) & (value >= 0))
+
+
+def test_the_clients_value_over_90_days_follows_their_orders_and_what_they_spend() -> None:
+    rows = habits(seed=7)
+    # Customer 0 pays ten times the price for the same habits as customer 1 (same seed row pattern).
+    rows = [(c, p, o, q, 20.0 if c % 2 == 0 else 2.0, a) for c, p, o, q, _, a in rows]
+    lines = lines_from(rows)
+    act = activity(lines, 60)
+    forecast = fit_forecast(lines, 60)
+    assert forecast is not None
+    assert forecast.spend is not None
+    expected = forecast.expected(act)
+    orders_90 = forecast.orders_over(act, VALUE_HORIZON, expected)
+    value = forecast.order_value(act)
+    spend_90 = orders_90 * value
+    dear, cheap = np.arange(60) % 2 == 0, np.arange(60) % 2 == 1
+    assert value[dear].mean() > 5 * value[cheap].mean()
+    # Among clients who pay alike, the value ranks by orders expected.
+    frequent = orders_90[dear] >= np.median(orders_90[dear])
+    assert spend_90[dear][frequent].mean() > spend_90[dear][~frequent].mean()
+    again = Forecast.from_dict(forecast.to_dict())
+    np.testing.assert_allclose(again.order_value(act), value)
+    assert Forecast.from_dict(forecast.to_dict() | {"spend": None}).spend is None  # older versions
