@@ -65,9 +65,12 @@ def compute(data: Dataset, loaded: Loaded, as_of: datetime) -> Base:
     scores = rfm(act)
     forecast = loaded.forecast
     by = np.argsort(lines.customer, kind="stable")
-    expected = forecast.expected(act) if forecast is not None else np.zeros(n)
-    orders_90d = forecast.orders_over(act, VALUE_HORIZON, expected) if forecast is not None else np.zeros(n)
-    value = forecast.order_value(act) if forecast is not None else np.zeros(n)
+    if forecast is None:
+        p_active = expected = orders_90d = spend_90d = np.zeros(n)
+    else:
+        p_active, expected = forecast.p_active(act), forecast.expected(act)
+        orders_90d = forecast.orders_over(act, VALUE_HORIZON, expected)
+        spend_90d = orders_90d * forecast.order_value(act)
     return Base(
         as_of=as_of,
         data=data,
@@ -75,10 +78,10 @@ def compute(data: Dataset, loaded: Loaded, as_of: datetime) -> Base:
         act=act,
         scores=scores,
         segment=segments(act, scores),
-        p_active=forecast.p_active(act) if forecast is not None else np.zeros(n),
+        p_active=p_active,
         expected=expected,
         orders_90d=orders_90d,
-        spend_90d=orders_90d * value,
+        spend_90d=spend_90d,
         by_customer=by,
         starts=np.searchsorted(lines.customer[by], np.arange(n + 1)).astype(np.int64),
         model_product=np.array(

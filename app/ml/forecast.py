@@ -19,7 +19,7 @@ import numpy.typing as npt
 from app.ml.btyd import BgNbd, fit_bgnbd
 from app.ml.lines import Lines
 from app.ml.rfm import PEER_WINDOWS, WINDOWS, Activity, activity, recent_orders
-from app.ml.spend import GammaGamma, fit_gamma_gamma
+from app.ml.spend import GammaGamma, fit_gamma_gamma, mean_order_value
 
 F64 = npt.NDArray[np.float64]
 
@@ -86,11 +86,10 @@ class Forecast:
         expected = np.exp(np.minimum(np.nan_to_num(eta, nan=-50.0), ceiling))
         return np.where(act.buyers, np.minimum(expected, self.cap), 0.0)
 
-    def orders_over(self, act: Activity, days: float, thirty: F64 | None = None) -> F64:
-        """Orders expected in the next ``days``: the 30-day forecast (``thirty``, when already
-        computed), spread over the horizon as BG/NBD spreads each client's orders (their odds of
-        leaving meanwhile included)."""
-        thirty = self.expected(act) if thirty is None else thirty
+    def orders_over(self, act: Activity, days: float, thirty: F64) -> F64:
+        """Orders expected in the next ``days``: the 30-day forecast (``thirty``, from ``expected``),
+        spread over the horizon as BG/NBD spreads each client's orders (their odds of leaving
+        meanwhile included)."""
         x, t_x, age = act.bgnbd_inputs()
         shape = self.bgnbd.expected(HORIZON, x, t_x, age)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -101,12 +100,8 @@ class Forecast:
 
     def order_value(self, act: Activity) -> F64:
         """Each client's expected next order value: Gamma-Gamma's, else their own average order."""
-        orders = act.orders
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = np.where(orders > 0, np.maximum(act.monetary, 0.0) / np.maximum(orders, 1.0), 0.0)
-        if self.spend is None:
-            return np.asarray(mean, dtype=np.float64)
-        return self.spend.order_value(orders, mean)
+        mean = mean_order_value(act.orders, act.monetary)
+        return mean if self.spend is None else self.spend.order_value(act.orders, mean)
 
 
 def features(bgnbd: BgNbd, act: Activity) -> F64:
@@ -163,9 +158,7 @@ def fit_forecast(
     x, t_x, age = act_then.bgnbd_inputs()
     buyers = act_then.buyers
     width = WIDTHS[feature_set]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_value = np.where(act_now.orders > 0, act_now.monetary / np.maximum(act_now.orders, 1.0), 0.0)
-    spend = fit_gamma_gamma(act_now.orders, mean_value)
+    spend = fit_gamma_gamma(act_now.orders, mean_order_value(act_now.orders, act_now.monetary))
     bgnbd_alone = Forecast(
         now, [0.0, 1.0] + [0.0] * (width - 1), [0.0] * width, [1.0] * width, feature_set, cap, spend
     )  # the first column is log E[BG/NBD]

@@ -21,6 +21,11 @@ F64 = npt.NDArray[np.float64]
 MIN_CLIENTS = 10  # fewer clients with a positive order value are too few to fit a model of them
 
 
+def mean_order_value(orders: F64, monetary: F64) -> F64:
+    """Each client's average order, net of returns (0 for none, or for returns only)."""
+    return np.asarray(np.maximum(monetary, 0.0) / np.maximum(orders, 1.0), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class GammaGamma:
     p: float
