@@ -121,6 +121,7 @@ def export_recipients(
     row = _found(session, campaign_id)
     preview = list(row.preview or []) if row.status == "dry_run" else None
     factory: SessionFactory = request.app.state.session_factory
+    session.close()  # its connection goes back now, not once the last row is sent
 
     catalog = request.app.state.serving.catalog
 

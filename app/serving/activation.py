@@ -35,8 +35,9 @@ def activate(session: Session, serving: Serving, version: str) -> ModelVersion:
     # it fails at once instead of waiting.
     session.commit()
     try:
-        with serving.serving_first(version):
+        with serving.serving_first(version) as serve:
             retired = versions.activate(session, version=version)
+            serve()
             session.commit()
     except artifact.ArtifactError as exc:
         raise ActivationError("artifact_invalid", f"version: {exc}") from exc

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -225,20 +225,33 @@ class Serving:
                 self.current = unlearned(session, current)
 
     @contextmanager
-    def serving_first(self, version: str) -> Iterator[None]:
-        """Load ``version`` and serve it, then run the caller's block (which records it active): a
-        process never reports a version active that it does not serve yet. Should the block fail,
-        the version served before comes back. Raises ArtifactError before the block runs."""
+    def serving_first(self, version: str) -> Iterator[Callable[[], None]]:
+        """Load and verify ``version`` (raises ArtifactError), then hold the swap for the caller's
+        block, which records the version active and calls the function it is given to serve it
+        here before it commits: a process never reports a version active that it does not serve
+        yet. Should the block fail after that, the version served before comes back.
+
+        Enter it before taking any lock of the store (an erasure's, a version's row, SQLite's
+        write lock): the poller and activations hold the swap while they use the store, so a
+        block that held a store lock while it waited for the swap could wait for ever, and the
+        writers queued behind that lock would take every pooled connection."""
+        loaded = self._load(version)
         with self._lock:
-            loaded = self._load(version)
-            previous, self.current = self.current, loaded
-            self.refused.pop(version, None)
+            previous, swapped = self.current, False
+
+            def serve() -> None:
+                nonlocal swapped
+                self.current, swapped = loaded, True
+                self.refused.pop(version, None)
+
             try:
-                yield
+                yield serve
             except BaseException:
-                self.current = previous
+                if swapped:
+                    self.current = previous
                 raise
-        log.info("now serving version %s", version)
+        if swapped:
+            log.info("now serving version %s", version)
 
     def report(self) -> None:
         """Tell the metrics which version this process serves and how old it is."""

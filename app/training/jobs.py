@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -30,11 +30,17 @@ log = logging.getLogger("nbo.training")
 
 # How a process serves a version before it is recorded active (app/serving/loaded.py): a context
 # manager given the version, entered around the commit that activates it.
-ServeFirst = Callable[[str], AbstractContextManager[None]]
+# How a version is served here first: loads it, then holds the swap while the caller records it,
+# which calls what it is given to serve it (app/serving/loaded.py's Serving.serving_first).
+ServeFirst = Callable[[str], AbstractContextManager[Callable[[], None]]]
 
 INTERRUPTED = "interrupted: the service stopped before training finished; train again"
 
 SHUTDOWN_WAIT_SECONDS = 5.0
+
+
+def _serve_nothing() -> None:
+    """Where no process serves what it trains (``nbo train``): the others follow on their poll."""
 
 
 class Trainer:
@@ -175,7 +181,11 @@ def run_job(
             return
         metrics["checksum"] = artifact.save(model, models_dir / version, meta)
         retired: list[str] = []
-        with factory() as session:
+        # The swap is held before the store's locks, never the other way round (see serving_first).
+        swap: AbstractContextManager[Callable[[], None]] = nullcontext(_serve_nothing)
+        if serve_first is not None and metrics["gate"]["passed"]:
+            swap = serve_first(version)
+        with swap as serve, factory() as session:
             # An erasure running now finishes first, or waits for this.
             if erasure.hold_writes(session, data.customers.ids, read_at):
                 # The erasure's own retrain follows this job; this version never serves.
@@ -189,9 +199,7 @@ def run_job(
             recorded = versions.finish(session, version=version, status="ready", metrics=metrics)
             if recorded and metrics["gate"]["passed"]:
                 retired = versions.activate(session, version=version)
-                if serve_first is not None:  # served here before anyone reads it is active
-                    with serve_first(version):
-                        session.commit()
+                serve()  # served here before anyone reads it is active
             session.commit()
         artifact.remove(models_dir, retired)
         if not recorded:  # failed meanwhile (shutdown, or abandoned by a later start): keep it failed

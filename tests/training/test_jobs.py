@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.inputs import PurchaseEvent
@@ -16,6 +18,7 @@ from app.clock import utcnow
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.main import create_app
+from app.serving.loaded import Serving
 from app.store import versions
 from app.store.events import add_purchases
 from app.store.purchase_cache import PurchaseCache
@@ -224,3 +227,38 @@ def test_a_running_job_renews_its_claim(committed_engine: Engine, shop: sessionm
         assert versions.take_over_lapsed(s, lease_seconds=1.0, now=last + timedelta(seconds=1.1)) == [name]
         s.commit()
     assert status(committed_engine, name) == ("failed", versions.LAPSED)
+
+
+def test_a_job_takes_the_swap_before_it_locks_anything_in_the_store(
+    committed_engine: Engine, shop: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    """An activation holds the swap while it writes the versions' rows. A job that wrote its row,
+    then waited for the swap, waited for ever on that activation, which waited for its row (found
+    by the fuzzing: erasures and every writer queued behind, until the pool ran dry)."""
+    serving = Serving(shop, tmp_path, poll_seconds=3600)
+    asked = threading.Event()
+
+    def serve_first(version: str) -> AbstractContextManager[Callable[[], None]]:
+        asked.set()
+        return serving.serving_first(version)
+
+    name = new_version(shop)
+    trainer = Trainer(shop, tmp_path, settings.train, PurchaseCache(), serve_first=serve_first)
+    with serving._lock:  # as an activation holds it
+        job = trainer.submit(name, datetime(2011, 12, 1))
+        assert asked.wait(60)
+        with Session(committed_engine) as s:  # and writes the version's row meanwhile
+            if committed_engine.dialect.name == "postgresql":
+                s.execute(text("SET LOCAL lock_timeout = '3s'"))
+            else:
+                s.execute(text("PRAGMA busy_timeout = 3000"))
+            s.execute(update(ModelVersion).where(ModelVersion.version == name).values(error=None))
+            s.commit()
+    job.result(timeout=60)
+    assert status(committed_engine, name) == ("ready", None)
+    assert serving.current is not None
+    assert serving.current.version == name
+    with Session(committed_engine) as s:
+        active = versions.active(s)
+        assert active is not None
+        assert active.version == name
