@@ -88,7 +88,7 @@ def serving(version: str | None, previous: str | None, finished_at: float | None
 def observe_request(scope: Scope, status: int, seconds: float) -> None:
     """Count and time one HTTP request by method, route template and status."""
     # The route's template, not the path: one series per endpoint, not one per customer.
-    template = getattr(scope.get("route"), "path", "unmatched").replace(":path}", "}")
+    template = getattr(scope.get("route"), "path", "unmatched").replace(":id}", "}")
     method = scope["method"]
     REQUESTS.labels(method, template, str(status)).inc()
     LATENCY.labels(method, template).observe(seconds)

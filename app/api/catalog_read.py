@@ -31,7 +31,7 @@ def list_products(
     return {"products": page, "next_after": page[-1]["product_id"] if more else None}
 
 
-@router.get("/{product_id:path}", response_model=None, responses={200: {"model": ProductOut}})
+@router.get("/{product_id:id}", response_model=None, responses={200: {"model": ProductOut}})
 def get_product(product_id: PathId, session: SessionDep) -> dict[str, Any]:
     found = product(session, product_id)
     if found is None:

@@ -27,7 +27,7 @@ async def encoded_id(request: Request) -> None:
     raise ApiError(422, "invalid_request", "customer_id: a '/' in an id must be percent-encoded (%2F)")
 
 
-@router.delete("/customers/{customer_id:path}", status_code=204, dependencies=[Depends(encoded_id)])
+@router.delete("/customers/{customer_id:id}", status_code=204, dependencies=[Depends(encoded_id)])
 def erase_customer(customer_id: PathId, request: Request, session: SessionDep) -> Response:
     """Every row about the customer goes at once, also what requests running meanwhile would write;
     every kept version trained on them is retired, and a new one is trained without them, which

@@ -33,7 +33,7 @@ def loaded_model(request: Request) -> Loaded:
 # in PostgreSQL or in SQLite's WAL mode; connecting is bounded by a timeout). Done in the threadpool,
 # the thread hop and the GIL contention between request threads cost more than the work itself
 # (measured with bench/serve.py: 0.43 of /healthz's throughput through a one-thread pool, 0.5 here).
-@router.get("/customers/{customer_id:path}/offers", responses={200: {"model": OffersOut}})
+@router.get("/customers/{customer_id:id}/offers", responses={200: {"model": OffersOut}})
 async def get_offers(
     request: Request,
     customer_id: PathId,
@@ -73,9 +73,7 @@ async def get_offers(
     return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json")
 
 
-@router.get(
-    "/products/{product_id:path}/similar", response_model=None, responses={200: {"model": SimilarOut}}
-)
+@router.get("/products/{product_id:id}/similar", response_model=None, responses={200: {"model": SimilarOut}})
 def get_similar(
     request: Request,
     session: SessionDep,

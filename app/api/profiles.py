@@ -31,9 +31,7 @@ def _bases(request: Request) -> Bases:
     return bases
 
 
-@read.get(
-    "/customers/{customer_id:path}/profile", response_model=None, responses={200: {"model": ProfileOut}}
-)
+@read.get("/customers/{customer_id:id}/profile", response_model=None, responses={200: {"model": ProfileOut}})
 def get_profile(
     request: Request,
     session: SessionDep,

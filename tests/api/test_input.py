@@ -218,3 +218,21 @@ def test_feedback_on_an_unknown_recommendation_is_stored_and_counted_apart(
     assert r.json()["unattributed"] == 0
     metrics = client.get("/metrics").text
     assert 'nbo_ingest_events_total{kind="feedback",outcome="unattributed"}' in metrics
+
+
+def test_an_id_with_a_line_break_has_its_routes(committed_client: TestClient) -> None:
+    """Ingest stores such an id; its offers, profile and erasure must reach it too."""
+    client = committed_client
+    customer = "c0\nsecond line"
+    events = shop_events(30)
+    for e in events:
+        if e["customer_id"] == "c0":
+            e["customer_id"] = customer
+    ingest(client, events)
+    quoted = quote(customer, safe="")
+    r = client.get(f"/v1/customers/{quoted}/offers")
+    assert r.status_code == 200, r.text
+    assert r.json()["customer_id"] == customer
+    assert client.get(f"/v1/customers/{quoted}/profile").json()["customer_id"] == customer
+    assert client.delete(f"/v1/customers/{quoted}").status_code == 204
+    assert client.get(f"/v1/customers/{quoted}/profile").status_code == 404
