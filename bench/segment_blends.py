@@ -22,7 +22,7 @@ from app.ml.dataset import Dataset
 from app.ml.evaluate import Split, Task, evaluate, make_split
 from app.ml.model import Model, with_neighbours
 from app.ml.rfm import activity, rfm, segments
-from app.training.pipeline import fit_on, gate_score, model_ranker
+from app.training.steps import fit_on, gate_score, model_ranker
 from bench.common import data_file, full_store, protocol_cutoff, write_results
 
 GROUPS = {

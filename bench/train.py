@@ -33,7 +33,8 @@ from app.ml.lines import confidence_matrix, sums
 from app.store.events import PurchaseRow, add_purchases
 from app.store.purchase_cache import PurchaseCache
 from app.store.tables import Purchase
-from app.training.pipeline import fit_on, train
+from app.training.pipeline import train
+from app.training.steps import fit_on
 from bench.common import data_file, database, write_results
 
 REPEATS = 3

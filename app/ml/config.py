@@ -44,6 +44,9 @@ class TrainConfig:
     popularity_days: float = 14.0
     eval_window_days: float = 30.0
     eval_k: int = 10
+    # Blends tried besides this one at training, on the store's own validation window (the window
+    # before the evaluation's; app/training/blend.py); 0 keeps the blend above as it is.
+    blend_trials: int = 12
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -82,3 +82,14 @@ def evaluate(split: Split, rank: Ranker, k: int = 10) -> dict[str, dict[str, flo
         out[task.name] = {name: round(total / n, 6) for name, total in sums.items()}
         out[task.name]["customers"] = float(len(task.truth))
     return out
+
+
+def ndcg_by_customer(split: Split, rank: Ranker, k: int = 10) -> dict[str, npt.NDArray[np.float64]]:
+    """Each task's NDCG@k per customer, in the task's customer order: for paired comparisons of
+    two rankers on the same customers."""
+    return {
+        task.name: np.array(
+            [at_k(rank(c, task.exclude_purchased, k), truth, k)["ndcg"] for c, truth in task.truth.items()]
+        )
+        for task in split.tasks
+    }

@@ -33,6 +33,8 @@ def bm25(conf: sp.csr_matrix) -> sp.csr_matrix:
     """Customers × products, BM25-weighted per product (its customers as the document's terms)."""
     from implicit.nearest_neighbours import bm25_weight
 
+    if conf.nnz == 0:  # no purchase (a store before its first): nothing to weigh, and log(0) below
+        return sp.csr_matrix(conf.shape, dtype=np.float64)
     return bm25_weight(conf.T, K1=K1, B=B).T.tocsr()
 
 

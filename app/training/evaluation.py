@@ -5,7 +5,8 @@ The protocol: cutoff = the latest purchase − 30 days (or a given moment); ever
 the purchases before it; the repeat task asks every customer who bought on both sides for what they
 bought after, the discovery task for what they bought after and never before (with
 ``exclude_purchased``). nbo's offers are those ``GET /offers`` would make: ``recommend`` on a version
-fitted on the purchases before the cutoff, from that version's own sums of each customer.
+fitted on the purchases before the cutoff (with the blend it would choose), from that version's own
+sums of each customer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from app.ml import baselines
 from app.ml.config import TrainConfig
 from app.ml.dataset import Dataset, from_day
 from app.ml.evaluate import Ranker, evaluate, make_split
-from app.training.pipeline import fit_on, model_ranker
+from app.training.blend import choose_blend
+from app.training.steps import fit_on, model_ranker
 
 WINDOW_DAYS = 30.0
 RANKERS = ("nbo", "popularity", "own_most_bought", "als_defaults", "item_knn_bm25")
@@ -29,6 +31,9 @@ def evaluate_dataset(
 ) -> dict[str, Any]:
     """The protocol's figures for nbo and each baseline: {ranker: {task: {metric: value}}}."""
     cutoff = data.last_day - WINDOW_DAYS if cutoff_day is None else cutoff_day
+    # The blend a version trained at the cutoff would choose (app/training/blend.py).
+    choice = choose_blend(data, config, clock=data.clock(cutoff))
+    config = choice.config
     split = make_split(data, cutoff, np.inf)  # the test part: everything from the cutoff on
     n_customers, n_products = len(data.customers), len(data.products)
     model = fit_on(split.train, data, config, day=cutoff, until_day=cutoff)
@@ -45,4 +50,5 @@ def evaluate_dataset(
         "customers": {t.name: len(t.truth) for t in split.tasks},
         "results": {name: evaluate(split, rank, k=k) for name, rank in rankers.items()},
         "config": config.to_dict(),
+        "tuning": choice.record,
     }

@@ -168,7 +168,7 @@ def run_job(
             active_evaluated = evaluated_customers(current.metrics or {}) if current else 0
             active_holds = bool(current.holds_erased) if current else False
         model, metrics, forecast = train(data, as_of, config, active_config, active_evaluated, active_holds)
-        metrics["config"] = config.to_dict()
+        metrics["config"] = model.config.to_dict()  # with the blend it chose
         metrics["fingerprint"] = fingerprint(data)
         meta = {
             "version": version,

@@ -13,16 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from app.ml.baselines import in_order
 from app.ml.config import TrainConfig
-from app.ml.customers import CustomerSums
-from app.ml.cycles import repurchase_cycles
 from app.ml.dataset import Dataset, from_day, to_day
-from app.ml.evaluate import Ranker, Split, evaluate, make_split
+from app.ml.evaluate import Split, evaluate, make_split
 from app.ml.forecast import Forecast, fit_forecast
-from app.ml.lines import Lines
-from app.ml.model import Model, fit
-from app.ml.rank import popular_order, recommend
+from app.ml.model import Model
+from app.training.blend import choose_blend
+from app.training.steps import fit_on, gate_score, model_ranker, popularity_ranker
 
 
 def fingerprint(data: Dataset) -> str:
@@ -33,40 +30,6 @@ def fingerprint(data: Dataset) -> str:
     for arr in (data.customer, data.product, data.quantity, data.spend, data.day):
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
-
-
-def fit_on(lines: Lines, data: Dataset, config: TrainConfig, *, day: float, until_day: float) -> Model:
-    """Fit on ``lines`` (ages counted back from ``day``, every line before ``until_day``)."""
-    customers = CustomerSums.build(lines, data.customers.ids, config, day, until_day)
-    cycles = repurchase_cycles(lines, len(data.products))
-    return fit(customers, data.countries, data.products.ids, config, cycles)
-
-
-def model_ranker(model: Model, data: Dataset) -> Ranker:
-    """Offers exactly as served to each trained customer, without the live store."""
-
-    def rank(customer: int, exclude: bool, k: int) -> list[int]:
-        _, offers = recommend(
-            model,
-            model.customers.of(customer),
-            k,
-            exclude_purchased=exclude,
-            country=data.countries[customer],
-            explain_reasons=False,
-        )
-        return [o.product for o in offers]
-
-    return rank
-
-
-def popularity_ranker(model: Model, split: Split) -> Ranker:
-    """The model's own popularity ranking, for everyone: the floor a version must clear."""
-    return in_order(popular_order(model, None), split)
-
-
-def gate_score(result: dict[str, dict[str, float]]) -> float:
-    """One figure for comparing versions: the mean NDCG of the repeat and discovery tasks."""
-    return float(np.mean([result["repeat"]["ndcg"], result["discovery"]["ndcg"]]))
 
 
 def evaluate_config(data: Dataset, split: Split, config: TrainConfig) -> dict[str, dict[str, float]]:
@@ -88,7 +51,8 @@ def train(
     active_evaluated: int = 0,
     active_holds_erased: bool = False,
 ) -> tuple[Model, dict[str, Any], Forecast | None]:
-    """Evaluate ``config`` on the window before ``as_of``, decide the gate, then fit on everything.
+    """Choose the blend on the store's validation window (app/training/blend.py), evaluate the
+    configuration so chosen on the window before ``as_of``, decide the gate, then fit on everything.
 
     ``active_evaluated`` is how many customers the active version's own evaluation scored: a
     candidate that scores none (an ``as_of`` before the data, a store of one purchase) never
@@ -97,6 +61,8 @@ def train(
     started = time.perf_counter()
     as_of_day = to_day(as_of)
     clock = data.clock(as_of_day)
+    choice = choose_blend(data, config, clock=clock)
+    config = choice.config
     split = make_split(data, clock - config.eval_window_days, config.eval_window_days)
     candidate = fit_on(split.train, data, config, day=split.cutoff_day, until_day=split.cutoff_day)
     result = evaluate(split, model_ranker(candidate, data), k=config.eval_k)
@@ -145,6 +111,7 @@ def train(
             **result,
         },
         "baseline_popular": baseline,
+        "tuning": choice.record,
         "gate": gate,
         "lines": len(data.customer),
         "customers": len(data.customers),

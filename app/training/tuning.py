@@ -17,7 +17,8 @@ from app.ml.config import TrainConfig
 from app.ml.dataset import Dataset
 from app.ml.evaluate import Split, evaluate, make_split
 from app.ml.model import Model, with_neighbours
-from app.training.pipeline import fit_on, gate_score, model_ranker
+from app.training.blend import BLEND_SPACE
+from app.training.steps import fit_on, gate_score, model_ranker
 
 WINDOW_DAYS = 30.0
 
@@ -30,12 +31,6 @@ FIT_SPACE: dict[str, list[Any]] = {
     "factors": [32, 64, 128],
     "regularization": [0.01, 0.05, 0.2],
     "popularity_days": [14.0, 30.0, 90.0],
-}
-BLEND_SPACE: dict[str, list[Any]] = {
-    "cf_weight": [0.25, 0.5, 1.0, 1.5],
-    "knn_weight": [0.0, 0.1, 0.25, 0.5, 1.0],
-    "popular_weight": [0.0, 0.05, 0.15, 0.3],
-    "due_weight": [0.0, 0.1, 0.25, 0.5],
 }
 
 

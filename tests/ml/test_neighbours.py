@@ -62,3 +62,11 @@ def test_training_fits_neighbours_only_when_ranking_weighs_them() -> None:
     filled = with_neighbours(lazy)
     assert (filled.neighbours != weighed.neighbours).nnz == 0
     assert with_neighbours(weighed) is weighed
+
+
+def test_a_store_without_purchases_has_no_neighbours() -> None:
+    for shape in ((0, 0), (5, 0), (0, 4), (3, 2)):
+        empty = sp.csr_matrix(shape, dtype=np.float32)
+        assert fit_neighbours(empty, 10).nnz == 0  # and no warning: the suite turns them into errors
+        for code in range(shape[1]):
+            assert len(OnDemand(empty, 10).row(code)[0]) == 0
