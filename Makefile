@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.serve
 	$(BIN)/python -m bench.quality
 	$(BIN)/python -m bench.moment
+	$(BIN)/python -m bench.value
 	$(BIN)/python -m bench.segment_blends
 	$(BIN)/python -m bench.campaign
 
