@@ -5,12 +5,13 @@ customers' sums and the confidence matrix, fit (ALS factors, co-purchase neighbo
 save the artifact. The baseline is ``implicit``'s ALS fit on that same matrix with the same
 parameters, in the same process. Two reads are measured: a first training reads the whole table; a
 retrain reads only the purchases added since (each repetition adds 1,000 lines first, about a day of
-this shop's trade). The whole job (which also fits on the evaluation split and evaluates) is reported
-beside it. Run: ``python -m bench.train``.
+this shop's trade). The whole job (which also chooses the blend, fits on the evaluation split and
+evaluates) is reported beside it, with and without the blend's choice. Run: ``python -m bench.train``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import tempfile
 import time
@@ -130,6 +131,8 @@ def bench(kind: str, workdir: Path) -> dict[str, Any]:
 
         baseline = best_of(implicit_alone)
         job = best_of(lambda: train(retrain_read(), as_of, config, None))
+        fixed = dataclasses.replace(config, blend_trials=0)  # the blend as configured: no choice made
+        fixed_job = best_of(lambda: train(retrain_read(), as_of, fixed, None))
         engine.dispose()
     # fit builds the sums and the matrix itself: "matrix" is shown apart, not added again.
     fit_and_save = timings["fit"] + timings["save"]
@@ -144,6 +147,8 @@ def bench(kind: str, workdir: Path) -> dict[str, Any]:
         "overhead_retrain": (timings["retrain_read"] + fit_and_save) / baseline,
         "overhead_first": (timings["first_read"] + fit_and_save) / baseline,
         "whole_job_s": job,
+        "whole_job_fixed_blend_s": fixed_job,
+        "blend_choice_cost": job / fixed_job,
     }
 
 
@@ -156,8 +161,9 @@ def main() -> None:
         "# Training time\n",
         f"Data: `{results['data']}`, best of {REPEATS}. Command: `python -m bench.train`.\n",
         "| store | read, first s | read, retrain s | fit s | save s | implicit alone s "
-        "| pipeline ÷ implicit, retrain | pipeline ÷ implicit, first | whole job s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| pipeline ÷ implicit, retrain | pipeline ÷ implicit, first | whole job s "
+        "| whole job, blend as configured s | ÷ |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for kind in ("sqlite", "postgresql"):
         r = results[kind]
@@ -165,14 +171,17 @@ def main() -> None:
         lines.append(
             f"| {kind} | {t['first_read']:.2f} | {t['retrain_read']:.3f} | {t['fit']:.2f} "
             f"| {t['save']:.2f} | {r['implicit_alone_s']:.2f} | {r['overhead_retrain']:.2f}× "
-            f"| {r['overhead_first']:.2f}× | {r['whole_job_s']:.2f} |"
+            f"| {r['overhead_first']:.2f}× | {r['whole_job_s']:.2f} | {r['whole_job_fixed_blend_s']:.2f} "
+            f"| {r['blend_choice_cost']:.2f}× |"
         )
     lines.append(
         f"\nTarget: pipeline ≤ 1.5× implicit alone. `fit` is the customers' sums, the repurchase cycles, "
         "the confidence matrix, ALS and popularity (the co-purchase neighbours too when the blend weighs "
         f"them); a retrain reads the {NEW_LINES:,} lines added "
         "since the last read (and checks that nothing older changed), a first training the whole table. "
-        "The whole job adds the evaluation fit and the gate.\n"
+        "The whole job adds the blend's choice on the store's validation windows (app/training/blend.py), "
+        "the evaluation fit and the gate; beside it the same job with `blend_trials` 0 (target: the choice "
+        "costs at most 3×).\n"
     )
     write_results("train", results, "\n".join(lines))
 
