@@ -60,6 +60,18 @@ def test_forecast_ranks_frequent_clients_first_and_round_trips() -> None:
     np.testing.assert_allclose(again.expected(act), expected)
 
 
+def test_the_regression_ranks_and_bgnbd_sets_the_level() -> None:
+    for seed in (3, 4, 5):
+        lines = lines_from(habits(seed=seed))
+        forecast = fit_forecast(lines, 60)
+        assert forecast is not None
+        assert forecast.weights[1:] != [1.0] + [0.0] * (len(forecast.weights) - 2)  # not BG/NBD alone
+        act = activity(lines, 60)
+        x, t_x, age = act.bgnbd_inputs()
+        level = forecast.bgnbd.expected(30.0, x, t_x, age)[act.buyers].sum()
+        assert forecast.expected(act).sum() == pytest.approx(level, rel=1e-6)
+
+
 @pytest.mark.parametrize(
     ("feature_set", "width"), [(1, BASE_FEATURES), (2, BASKET_FEATURES), (3, LINE_FEATURES)]
 )
