@@ -38,6 +38,9 @@ def put_experiment(name: PathId, body: ExperimentIn, request: Request, session: 
                     f"variants[{i}].model_version: no ready version {v.model_version!r}",
                 )
     variants = [v.model_dump(exclude_none=True) for v in body.variants]
+    # The write gets a transaction of its own: on SQLite one that has read cannot take the write lock
+    # once another connection wrote since (the offers log, a training's heartbeat); it fails at once.
+    session.commit()
     store.put(session, name, variants)
     session.commit()
     _serving_knows(request)
