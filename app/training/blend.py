@@ -38,7 +38,7 @@ MIN_CUSTOMERS = 100
 # of a small store's few orders) ranks the other group of the two-group shop first
 # (tests/api/test_small_shop.py). On Online Retail's customers drawn 100 and 300 at a time (5 draws
 # each), this costs 0.016 of repeat NDCG@10 and gains 0.007 of discovery against the defaults,
-# which were chosen on the whole file (docs/tuning.md).
+# which were chosen on the whole file (docs/quality.md).
 ROBUST: dict[str, Any] = {"knn_weight": 0.5}
 # Customers ranked per task and blend: what bounds tuning's cost on a large store (the standard
 # error at this many is about 0.01 of NDCG, below the gaps between blends worth a change).
