@@ -125,6 +125,13 @@ def free_port() -> int:
 @contextmanager
 def server(env: dict[str, str], workers: int = 1) -> Iterator[str]:
     """``nbo serve`` in a subprocess on loopback; yields its base URL."""
+    with serving(env, workers) as (base, _):
+        yield base
+
+
+@contextmanager
+def serving(env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``nbo serve`` in a subprocess on loopback; yields its base URL and the process."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -148,7 +155,7 @@ def server(env: dict[str, str], workers: int = 1) -> Iterator[str]:
             time.sleep(0.2)
         else:
             raise RuntimeError("the server did not become ready")
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         proc.wait(timeout=60)

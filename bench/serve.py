@@ -53,8 +53,10 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, script: Path | None = None, duration: str = DURATION) -> dict[str, float]:
-    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}", "--latency"]
+def wrk(
+    url: str, script: Path | None = None, duration: str = DURATION, connections: int = CONNECTIONS
+) -> dict[str, float]:
+    cmd = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{duration}", "--latency"]
     if script is not None:
         cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True).stdout
