@@ -102,7 +102,7 @@ class Bases:
 
     def get(self, session: Session, loaded: Loaded, as_of: datetime | None) -> Base:
         """The base as of ``as_of``, or as of now (a moment at most a minute old) for None."""
-        mark = self.purchases.refresh(session, max_age_seconds=FRESH_SECONDS)
+        mark = self.purchases.refresh(session, max_age_seconds=FRESH_SECONDS, exact=False)
         if as_of is not None:
             return self._at(session, loaded, as_of, mark)
         # One request computes it while the others wait for it, rather than each computing its own.

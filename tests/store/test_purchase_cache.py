@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
 from app.ml.dataset import Dataset
+from app.store.erasure import erase_customer
 from app.store.events import add_purchases
-from app.store.purchase_cache import PurchaseCache
+from app.store.purchase_cache import FULL_CHECK_SECONDS, SETTLE_SECONDS, PurchaseCache
 from app.store.tables import Purchase
 from tests.store.test_offers_read import event
 
@@ -88,3 +89,86 @@ def test_a_deletion_below_the_copy_is_read_afresh(committed_engine: Engine) -> N
     assert columns.rows_read == 4  # everything, not just the new row
     assert data.customers.ids == ["c1", "c3", "c4", "c9"]
     same(data, fresh(committed_engine))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+CHOSEN = 10**9
+
+
+def cheap(engine: Engine, columns: PurchaseCache) -> tuple[int, int, int]:
+    with Session(engine) as s:
+        return columns.refresh(s, exact=False)
+
+
+def insert_with_id(engine: Engine, n: int, customer: str) -> None:
+    """A line whose id is chosen (above any the sequence gives here), as a transaction that took its id
+    early and committed late leaves it."""
+    add(engine, (n, customer, "p1", "2011-01-01T10:00:00", f"o{n}"))
+    with Session(engine) as s:
+        s.execute(update(Purchase).where(Purchase.event_id == f"e{n}").values(id=CHOSEN + n))
+        s.commit()
+
+
+def test_the_cheap_check_counts_only_what_is_younger_than_the_settled_mark(committed_engine: Engine) -> None:
+    clock = Clock()
+    columns = PurchaseCache(clock=clock)
+    for n in (10, 20):
+        insert_with_id(committed_engine, n, f"c{n}")
+    cheap(committed_engine, columns)  # the first read is exact
+    clock.now = SETTLE_SECONDS
+    insert_with_id(committed_engine, 30, "c30")
+    assert cheap(committed_engine, columns)[2] == CHOSEN + 30
+    # A late row below the mark of a minute ago is left to the exact check...
+    insert_with_id(committed_engine, 15, "c15")
+    clock.now = SETTLE_SECONDS + 1
+    assert cheap(committed_engine, columns)[0] == 3
+    # ...but one above it (from a transaction open for less than SETTLE_SECONDS) is seen at once.
+    insert_with_id(committed_engine, 25, "c25")
+    assert cheap(committed_engine, columns)[0] == 5
+    assert columns.rows_read == 5  # read afresh
+    with Session(committed_engine) as s:
+        same(columns.dataset(s, before=LATER, refresh=False), fresh(committed_engine))
+
+
+def test_the_exact_check_comes_back_on_its_own(committed_engine: Engine) -> None:
+    clock = Clock()
+    columns = PurchaseCache(clock=clock)
+    insert_with_id(committed_engine, 10, "c10")
+    insert_with_id(committed_engine, 20, "c20")
+    cheap(committed_engine, columns)
+    clock.now = 2 * SETTLE_SECONDS
+    insert_with_id(committed_engine, 30, "c30")
+    cheap(committed_engine, columns)
+    with Session(committed_engine) as s:
+        s.execute(delete(Purchase).where(Purchase.customer_id == "c10"))  # not through an erasure
+        s.commit()
+    clock.now += 1
+    assert cheap(committed_engine, columns)[0] == 3  # unseen yet
+    clock.now = FULL_CHECK_SECONDS
+    assert cheap(committed_engine, columns)[0] == 2
+    with Session(committed_engine) as s:
+        same(columns.dataset(s, before=LATER, refresh=False), fresh(committed_engine))
+
+
+def test_an_erasure_is_seen_by_the_next_cheap_check(committed_engine: Engine) -> None:
+    clock = Clock()
+    columns = PurchaseCache(clock=clock)
+    add(committed_engine, *((n, f"c{n}", "p1", "2011-01-01T10:00:00", f"o{n}") for n in range(1, 4)))
+    cheap(committed_engine, columns)
+    clock.now = 2 * SETTLE_SECONDS
+    add(committed_engine, (4, "c4", "p1", "2011-01-01T10:00:00", "o4"))
+    cheap(committed_engine, columns)
+    with Session(committed_engine) as s:
+        erase_customer(s, customer_id="c1", stamp=True)
+        s.commit()
+    clock.now += 1
+    assert cheap(committed_engine, columns)[0] == 3
+    with Session(committed_engine) as s:
+        assert columns.dataset(s, before=LATER, refresh=False).customers.ids == ["c2", "c3", "c4"]
