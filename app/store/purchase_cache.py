@@ -37,6 +37,7 @@ from app.store.tables import Customer, Erasure, Purchase
 SETTLE_SECONDS = 60.0
 FULL_CHECK_SECONDS = 300.0
 FULL_CHECK_SHARE = 0.02
+READ_CHUNK = 100_000  # rows fetched at a time
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -154,6 +155,8 @@ class PurchaseCache:
         return (0, 0, 0)
 
     def _append(self, session: Session) -> None:
+        """Read the rows above the copy's highest id, a chunk at a time: each chunk's Python objects
+        become arrays before the next is fetched, so memory holds arrays, not rows."""
         stmt = (
             select(
                 Purchase.id,
@@ -166,11 +169,15 @@ class PurchaseCache:
             )
             .where(Purchase.id > self.mark[2])
             .order_by(Purchase.id)
+            .execution_options(yield_per=READ_CHUNK)
         )
-        rows: Sequence[Any] = session.connection().execute(stmt).all()
-        self.rows_read = len(rows)
-        if not rows:
-            return
+        self.rows_read = 0
+        with session.connection().execute(stmt) as result:
+            for rows in result.partitions():
+                self._add_chunk(rows)
+
+    def _add_chunk(self, rows: Sequence[Any]) -> None:
+        self.rows_read += len(rows)
         ids, customers, products, quantity, price, day, orders = zip(*rows, strict=True)
         # SQLite's julianday carries ~0.1 ms of rounding: times are kept to the millisecond.
         days = np.round(np.array(day, dtype=np.float64) * MS_PER_DAY) / MS_PER_DAY

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
@@ -172,3 +173,21 @@ def test_an_erasure_is_seen_by_the_next_cheap_check(committed_engine: Engine) ->
     assert cheap(committed_engine, columns)[0] == 3
     with Session(committed_engine) as s:
         assert columns.dataset(s, before=LATER, refresh=False).customers.ids == ["c2", "c3", "c4"]
+
+
+def test_a_read_in_many_chunks_matches_a_read_in_one(
+    committed_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add(
+        committed_engine,
+        *((n, f"c{n % 3}", f"p{n % 4}", f"2011-01-0{1 + n % 5}T10:00:00", f"o{n % 6}") for n in range(1, 12)),
+    )
+    whole = fresh(committed_engine)
+    monkeypatch.setattr("app.store.purchase_cache.READ_CHUNK", 2)
+    columns = PurchaseCache()
+    with Session(committed_engine) as s:
+        columns.refresh(s)
+        assert len(columns.chunks) == 6
+        chunked = columns.dataset(s, before=LATER, refresh=False)
+    assert columns.rows_read == 11
+    same(chunked, whole)
