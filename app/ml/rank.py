@@ -16,7 +16,7 @@ import numpy.typing as npt
 from app.ml.cycles import falls_due
 from app.ml.lines import Sums
 from app.ml.model import Model
-from app.ml.score import PARTS, Scored, score
+from app.ml.score import PARTS, Gathered, Scored, score
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -51,6 +51,7 @@ def explain(model: Model, scored: Scored, products: I64, max_because: int = 3) -
     cosine: F64 | None = None
     if model.unit_factors is not None and len(scored.history) and (best == 1).any():  # cf
         cosine = np.asarray(model.unit_factors[scored.history] @ model.unit_factors[products].T, np.float64)
+    knn_sources = _sources(scored.neighbours, products[best == PARTS.index("knn")])
     out: list[tuple[str, list[int]]] = []
     for j, product in enumerate(products.tolist()):
         part = PARTS[int(best[j])]
@@ -63,9 +64,7 @@ def explain(model: Model, scored: Scored, products: I64, max_because: int = 3) -
         weight: F64 | None = None
         sources = np.arange(len(scored.history))
         if part == "knn":
-            g = scored.neighbours
-            sources, slots = np.nonzero(g.target == product)
-            weight = g.weight[sources, slots].astype(np.float64)
+            sources, weight = knn_sources.get(product, (sources[:0], None))
         elif part == "cf" and cosine is not None:
             weight = cosine[:, j] * scored.history_conf
         if weight is None:
@@ -74,6 +73,20 @@ def explain(model: Model, scored: Scored, products: I64, max_because: int = 3) -
         top = np.argsort(-weight, kind="stable")[:max_because]
         out.append((REASONS[part], [int(scored.history[sources[i]]) for i in top if weight[i] > 0]))
     return out
+
+
+def _sources(g: Gathered, products: I64) -> dict[int, tuple[I64, F64]]:
+    """Per product of ``products``: the history rows whose neighbours hold it, and their weights.
+    One pass over the customer's neighbours for all of them (a heavy buyer's are thousands)."""
+    if len(products) == 0 or g.target.size == 0:
+        return {}
+    wanted = np.unique(products)
+    flat = g.target.ravel()
+    at = np.minimum(np.searchsorted(wanted, flat), len(wanted) - 1)
+    hits = np.flatnonzero(wanted[at] == flat)
+    rows, found = hits // g.target.shape[1], flat[hits]
+    weights = g.weight.ravel()[hits].astype(np.float64)
+    return {int(p): (rows[found == p], weights[found == p]) for p in wanted.tolist()}
 
 
 def popular_order(model: Model, country: str | None) -> I64:

@@ -12,7 +12,7 @@ from app.ml import artifact
 from app.ml.config import TrainConfig
 from app.ml.customers import CustomerSums
 from app.ml.cycles import repurchase_cycles
-from app.ml.lines import Lines, Sums, confidence_matrix, sums
+from app.ml.lines import Lines, Sums, confidence_matrix, confidence_of, sums
 from app.ml.model import Model, fit
 from app.ml.rank import recommend, recommend_refills
 
@@ -248,3 +248,30 @@ def test_refills_falling_due_lead_then_the_usual_offers_fill_up() -> None:
     # a customer without a refill due, and a stranger, get the usual offers
     assert recommend_refills(model, of_customer(model, 3), 2)[0].startswith("personalized")
     assert recommend_refills(model, sums(lines_from([]), SMALL), 2)[0] == "popular"
+
+
+def test_co_purchase_reasons_name_the_history_products_that_weigh_most() -> None:
+    rng = np.random.default_rng(3)
+    rows = [
+        (c, int(p), k, 1, 1.0, 5.0 + k)
+        for c in range(30)
+        for k, p in enumerate(rng.choice(12, 6, replace=False))
+    ]
+    config = dataclasses.replace(SMALL, algorithm="item_knn")
+    model = fit_lines(lines_from(rows), [None] * 30, [f"p{j}" for j in range(12)], config)
+    dense = model.neighbours.toarray()
+    checked = 0
+    for c in range(30):
+        s = of_customer(model, c)
+        _, offers = recommend(model, s, 4, exclude_purchased=True)
+        kept = s.orders > 0
+        history = s.product[kept]
+        conf = confidence_of(s.orders[kept], s.spend[kept], config).astype(np.float32)
+        for offer in offers:
+            if offer.reason != "co_purchase":
+                continue
+            weight = dense[history, offer.product].astype(np.float32) * conf
+            top = np.argsort(-weight, kind="stable")[:3]
+            assert offer.because == [int(history[i]) for i in top if weight[i] > 0]
+            checked += 1
+    assert checked > 30
