@@ -184,10 +184,13 @@ class Serving:
                 self._refresh_fill(session, trained=False)
 
     def _refresh_fill(self, session: Session, *, trained: bool, force: bool = False) -> None:
-        mark = purchases_mark(session)
         current = self.current
         due = not trained or time.monotonic() - self._filled_at > FILL_REFRESH_SECONDS
-        if current is not None and not force and (mark == self._mark or not due):
+        if current is not None and not force and not due:
+            return  # before the count, which scans the whole table
+        mark = purchases_mark(session)
+        if current is not None and not force and mark == self._mark:
+            self._filled_at = time.monotonic()  # still right: the next count in a minute
             return
         popular = most_bought(session, FALLBACK_SIZE)
         self._mark, self._filled_at = mark, time.monotonic()
