@@ -122,6 +122,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def timed(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    """A command's wall seconds and peak RSS (MB), failing loudly."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({status})")
+    return {"seconds": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
 @contextmanager
 def server(env: dict[str, str], workers: int = 1) -> Iterator[str]:
     """``nbo serve`` in a subprocess on loopback; yields its base URL."""

@@ -18,7 +18,6 @@ Each figure is the median of its rounds. Run: ``python -m bench.scale [--multipl
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -38,7 +37,7 @@ from app.ml import artifact
 from app.ml.lines import confidence_matrix
 from bench import shop
 from bench.campaign import campaign
-from bench.common import ROOT, database, free_port, serving, write_results
+from bench.common import ROOT, database, free_port, serving, timed, write_results
 from bench.serve import wrk
 
 ROUNDS, DURATION, CONNECTIONS = 3, "8s", 32
@@ -54,17 +53,6 @@ request = function()
   return wrk.format("GET", paths[(i %% #paths) + 1])
 end
 """
-
-
-def run(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
-    """A command's wall seconds and peak RSS (MB), failing loudly."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({status})")
-    return {"seconds": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -151,14 +139,14 @@ def bench(multiple: float, workdir: Path, postgresql: bool) -> dict[str, Any]:
     nbo = [sys.executable, "-m", "app.cli"]
     if postgresql:
         with database("postgresql", workdir) as url:
-            done = run([*nbo, "import", str(csv), "--preset", "online-retail"], {"NBO_DATABASE_URL": url})
+            done = timed([*nbo, "import", str(csv), "--preset", "online-retail"], {"NBO_DATABASE_URL": url})
             figures["import_postgresql"] = {**done, "rows_per_s": n_lines / done["seconds"]}
     with database("sqlite", workdir) as url:
         env = {"NBO_DATABASE_URL": url, "NBO_MODELS_DIR": str(models), "NBO_SAMPLE_DATA": ""}
-        done = run([*nbo, "import", str(csv), "--preset", "online-retail"], env)
+        done = timed([*nbo, "import", str(csv), "--preset", "online-retail"], env)
         figures["import_sqlite"] = {**done, "rows_per_s": n_lines / done["seconds"]}
         csv.unlink()
-        figures["train"] = run([*nbo, "train", "--as-of", END.isoformat()], env)
+        figures["train"] = timed([*nbo, "train", "--as-of", END.isoformat()], env)
         (folder,) = [p for p in models.iterdir() if not p.name.startswith(".")]
         figures["artifact_mb"] = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
         figures["raw_als_s"] = raw_als_seconds(folder)
