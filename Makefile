@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.value
 	$(BIN)/python -m bench.segment_blends
 	$(BIN)/python -m bench.campaign
+	$(BIN)/python -m bench.scale --postgresql
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ Each figure is the median of its rounds. Run: ``python -m bench.scale [--multipl
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -55,19 +56,51 @@ end
 """
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants."""
-    total, todo = 0.0, [pid]
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants."""
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
         try:
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            continue
+        found.append(p)
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
             status = Path(f"/proc/{p}/status").read_text()
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
         except OSError:
             continue
         total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")) / 1024
-        todo += [int(c) for c in children]
     return total
+
+
+def settle(pid: int, timeout: float = 900.0) -> None:
+    """Wait until the server is idle (under 5 % of a core for three seconds running): a worker that
+    answers is ready, but another may still be loading the version and would take CPU from the load."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        total = 0.0
+        for p in _tree(pid):
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
+    quiet, last, deadline = 0, cpu(), time.monotonic() + timeout
+    while quiet < 3 and time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = cpu()
+        quiet, last = (quiet + 1 if now - last < 0.05 else 0), now
 
 
 def raw_als_seconds(folder: Path) -> float:
@@ -118,6 +151,8 @@ def script(workdir: Path, name: str, paths: list[str]) -> Path:
 def load(base: str, scripts: dict[str, Path], rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
     """Each route's medians over the rounds (routes in turn within a round)."""
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in scripts}
+    for lua in scripts.values():
+        wrk(base, lua, "2s", CONNECTIONS)  # each worker's first requests of each route: not counted
     for _ in range(rounds):
         for name, lua in scripts.items():
             runs[name].append(wrk(base, lua, DURATION, CONNECTIONS))
@@ -163,6 +198,7 @@ def bench(multiple: float, workdir: Path, postgresql: bool) -> dict[str, Any]:
         with serving(serve_env) as (base, proc):
             for path in (f"/v1/customers/{customers[0]}/offers", f"/v1/customers/{customers[0]}/profile"):
                 httpx.get(f"{base}{path}?as_of={AS_OF}", timeout=600)  # the first profile builds the base
+            settle(proc.pid)
             figures["serve"] = load(base, scripts)
             figures["server_rss_mb"] = tree_rss_mb(proc.pid)
             figures["campaign"] = {
@@ -170,8 +206,9 @@ def bench(multiple: float, workdir: Path, postgresql: bool) -> dict[str, Any]:
                 for k, v in campaign(base, END, dry_run=False).items()
                 if k in ("seconds", "status", "recipients", "skipped")
             }
-        with serving(serve_env, workers=2) as (base, _):
+        with serving(serve_env, workers=2) as (base, proc):
             httpx.get(f"{base}/v1/customers/{customers[0]}/offers", timeout=600)
+            settle(proc.pid)
             figures["two_workers"] = load(base, {"offers": scripts["offers"]})
     figures["total_s"] = time.perf_counter() - started
     return figures
