@@ -22,11 +22,13 @@ import numpy as np
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits
 
 from app.db import make_engine, throwaway_database
 from app.ingest.import_file import run_import
 from app.ingest.importer import ONLINE_RETAIL
 from app.migrate import upgrade
+from app.ml.config import TrainConfig
 from app.ml.dataset import Dataset, from_day
 from app.ml.lines import Lines
 from app.ml.rfm import average_ranks
@@ -120,6 +122,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def implicit_alone(conf: Any, config: TrainConfig) -> None:
+    """``implicit``'s ALS alone on a confidence matrix, with a version's settings and one BLAS thread
+    (as the trainer runs it): the baseline of the training figures."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    with threadpool_limits(1, "blas"):
+        als = AlternatingLeastSquares(
+            factors=config.factors,
+            regularization=config.regularization,
+            iterations=config.iterations,
+            random_state=config.random_state,
+        )
+        als.fit(conf, show_progress=False)
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> dict[str, float]:

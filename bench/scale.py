@@ -32,13 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from threadpoolctl import threadpool_limits
 
 from app.ml import artifact
 from app.ml.lines import confidence_matrix
 from bench import shop
 from bench.campaign import campaign
-from bench.common import ROOT, database, free_port, serving, timed, write_results
+from bench.common import ROOT, database, free_port, implicit_alone, serving, timed, write_results
 from bench.serve import wrk
 
 ROUNDS, DURATION, CONNECTIONS = 3, "8s", 32
@@ -104,22 +103,12 @@ def settle(pid: int, timeout: float = 900.0) -> None:
 
 
 def raw_als_seconds(folder: Path) -> float:
-    """``implicit``'s ALS alone on the version's confidence matrix, with its settings and one BLAS thread
-    (as the trainer runs it)."""
-    from implicit.cpu.als import AlternatingLeastSquares
-
+    """``implicit``'s ALS alone on the version's own confidence matrix."""
     model, _ = artifact.load(folder)
     c = model.config
     conf = confidence_matrix(model.customers.sums, len(model.customers.ids), model.n_products, c)
-    with threadpool_limits(1, "blas"):
-        als = AlternatingLeastSquares(
-            factors=c.factors,
-            regularization=c.regularization,
-            iterations=c.iterations,
-            random_state=c.random_state,
-        )
-        started = time.perf_counter()
-        als.fit(conf, show_progress=False)
+    started = time.perf_counter()
+    implicit_alone(conf, c)
     return time.perf_counter() - started
 
 

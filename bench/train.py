@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from threadpoolctl import threadpool_limits
 
 from app.config import Settings
 from app.db import make_engine, make_session_factory
@@ -36,7 +35,7 @@ from app.store.purchase_cache import PurchaseCache
 from app.store.tables import Purchase
 from app.training.pipeline import train
 from app.training.steps import fit_on
-from bench.common import data_file, database, write_results
+from bench.common import data_file, database, implicit_alone, write_results
 
 REPEATS = 3
 NEW_LINES = 1000
@@ -117,19 +116,7 @@ def bench(kind: str, workdir: Path) -> dict[str, Any]:
         n = itertools.count()
         timings["save"] = best_of(lambda: artifact.save(model, workdir / f"{kind}-v{next(n)}", {}))
 
-        def implicit_alone() -> None:
-            from implicit.cpu.als import AlternatingLeastSquares
-
-            with threadpool_limits(1, "blas"):
-                als = AlternatingLeastSquares(
-                    factors=config.factors,
-                    regularization=config.regularization,
-                    iterations=config.iterations,
-                    random_state=config.random_state,
-                )
-                als.fit(conf, show_progress=False)
-
-        baseline = best_of(implicit_alone)
+        baseline = best_of(lambda: implicit_alone(conf, config))
         job = best_of(lambda: train(retrain_read(), as_of, config, None))
         fixed = dataclasses.replace(config, blend_trials=0)  # the blend as configured: no choice made
         fixed_job = best_of(lambda: train(retrain_read(), as_of, fixed, None))
