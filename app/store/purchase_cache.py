@@ -85,6 +85,9 @@ class PurchaseCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock  # seconds, for how old the last check is
         self._lock = threading.Lock()
+        # When the last exact check was made, not what the copy holds: kept when it is read afresh.
+        self.exact_due = -float("inf")  # when the cheap check next gives way to the exact one
+        self.erased_seen: datetime | None = None  # the latest erasure when last checked exactly
         self._clear()
 
     def _clear(self) -> None:
@@ -93,8 +96,6 @@ class PurchaseCache:
         self.mark = (0, 0, 0)  # count, sum of ids, highest id
         self.rows_read = 0  # rows fetched by the last refresh (what a benchmark or a log reports)
         self.checked_at = -float("inf")
-        self.exact_due = -float("inf")  # when the cheap check next gives way to the exact one
-        self.erased_seen: datetime | None = None  # the latest erasure when last checked exactly
         self.marks: deque[tuple[float, tuple[int, int, int]]] = deque()  # (when, mark), oldest first
 
     def refresh(
@@ -133,12 +134,10 @@ class PurchaseCache:
         ).one()
         if exact:
             self.erased_seen = erased
-            took = self.clock() - now
-            self.exact_due = self.clock() + max(FULL_CHECK_SECONDS, took / FULL_CHECK_SHARE)
+            done = self.clock()
+            self.exact_due = done + max(FULL_CHECK_SECONDS, (done - now) / FULL_CHECK_SHARE)
         if top == 0 or (int(above[0]), int(above[1])) != (count - since[0], id_sum - since[1]):
-            erased_seen, exact_due = self.erased_seen, self.exact_due
             self._clear()  # first read, or rows up to the copy's highest id changed
-            self.erased_seen, self.exact_due = erased_seen, exact_due
         elif highest == top:
             self.rows_read = 0  # nothing new
             return
